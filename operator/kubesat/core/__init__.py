@@ -1,0 +1,1 @@
+"""The pure physics and policy core: numpy and small dataclasses, no Kubernetes."""

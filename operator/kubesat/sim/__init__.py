@@ -1,0 +1,1 @@
+"""The standalone simulator: the core's physics and policies over simulated time."""
