@@ -67,10 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME:LAT:LON[:ALT_M[:MIN_ELEV_DEG]]",
         help="ground station (repeatable); mask defaults to 10 deg",
     )
-    fc.add_argument("--step", type=_positive_seconds, default=10.0,
-                    help="sampling step in seconds before boundary refinement (default 10)")
-    fc.add_argument("--saa-threshold", type=float, default=None,
-                    help="proton flux (>10 MeV, cm^-2 s^-1) that counts as an SAA pass")
+    fc.add_argument(
+        "--step",
+        type=_positive_seconds,
+        default=10.0,
+        help="sampling step in seconds before boundary refinement (default 10)",
+    )
+    fc.add_argument(
+        "--saa-threshold",
+        type=float,
+        default=None,
+        help="proton flux (>10 MeV, cm^-2 s^-1) that counts as an SAA pass",
+    )
     fc.add_argument("--no-radiation", action="store_true", help="skip the SAA passes")
     fc.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
@@ -105,7 +113,9 @@ def run_forecast(args: argparse.Namespace) -> int:
 
         flux_grid = ProtonFluxGrid.load_or_build()
         year = start.year + (start.timetuple().tm_yday - 1) / 365.25
-        threshold = args.saa_threshold if args.saa_threshold is not None else default_saa_threshold()
+        threshold = (
+            args.saa_threshold if args.saa_threshold is not None else default_saa_threshold()
+        )
 
         def flux_model(lat: Any, lon: Any, alt: Any) -> Any:
             return flux_grid.flux(lat, lon, alt, year)
@@ -122,19 +132,29 @@ def run_forecast(args: argparse.Namespace) -> int:
                 "period_minutes": round(f.period_minutes, 4),
                 "sunlit_fraction": round(f.sunlit_fraction, 6),
                 "eclipses": [
-                    {"start": iso(e.start_seconds), "end": iso(e.end_seconds),
-                     "umbra_start": iso(e.umbra_start_seconds),
-                     "umbra_end": iso(e.umbra_end_seconds)}
+                    {
+                        "start": iso(e.start_seconds),
+                        "end": iso(e.end_seconds),
+                        "umbra_start": iso(e.umbra_start_seconds),
+                        "umbra_end": iso(e.umbra_end_seconds),
+                    }
                     for e in f.eclipses
                 ],
                 "contacts": [
-                    {"station": c.station, "aos": iso(c.aos_seconds), "los": iso(c.los_seconds),
-                     "max_elevation_deg": round(c.max_elevation_deg, 3)}
+                    {
+                        "station": c.station,
+                        "aos": iso(c.aos_seconds),
+                        "los": iso(c.los_seconds),
+                        "max_elevation_deg": round(c.max_elevation_deg, 3),
+                    }
                     for c in f.contacts
                 ],
                 "saa_passes": [
-                    {"start": iso(p.start_seconds), "end": iso(p.end_seconds),
-                     "peak_flux": round(p.peak_flux, 3)}
+                    {
+                        "start": iso(p.start_seconds),
+                        "end": iso(p.end_seconds),
+                        "peak_flux": round(p.peak_flux, 3),
+                    }
                     for p in f.radiation_passes
                 ],
             }
@@ -151,8 +171,10 @@ def run_forecast(args: argparse.Namespace) -> int:
 
 def _print_forecast_tables(document: dict[str, Any]) -> None:
     for sat in document["satellites"]:
-        print(f"{sat['name']}  period {sat['period_minutes']:.2f} min  "
-              f"sunlit {100 * sat['sunlit_fraction']:.1f}%")
+        print(
+            f"{sat['name']}  period {sat['period_minutes']:.2f} min  "
+            f"sunlit {100 * sat['sunlit_fraction']:.1f}%"
+        )
         if sat["eclipses"]:
             print(f"  {'eclipse start':<25}{'end':<25}{'minutes':>8}  umbra")
             for e in sat["eclipses"]:
@@ -164,8 +186,10 @@ def _print_forecast_tables(document: dict[str, Any]) -> None:
         if sat["contacts"]:
             print(f"  {'station':<14}{'AOS':<25}{'LOS':<25}{'max el':>7}")
             for c in sat["contacts"]:
-                print(f"  {c['station']:<14}{c['aos']:<25}{c['los']:<25}"
-                      f"{c['max_elevation_deg']:>6.1f}°")
+                print(
+                    f"  {c['station']:<14}{c['aos']:<25}{c['los']:<25}"
+                    f"{c['max_elevation_deg']:>6.1f}°"
+                )
         for p in sat["saa_passes"]:
             print(f"  SAA {p['start']} → {p['end']}  peak {p['peak_flux']:.0f} /cm²/s")
         print()

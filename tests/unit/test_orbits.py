@@ -41,7 +41,9 @@ def test_reference_tles_parse_with_published_periods():
 
 def test_checksum_failure_names_line_and_digits():
     bad = ISS.replace("0  9997", "0  9993")
-    with pytest.raises(ValueError, match=r"TLE line 1 of 'ISS \(ZARYA\)': checksum 7 expected, got 3"):
+    with pytest.raises(
+        ValueError, match=r"TLE line 1 of 'ISS \(ZARYA\)': checksum 7 expected, got 3"
+    ):
         parse_tle_text(bad)
     assert tle_checksum(ISS.splitlines()[1]) == 7
 
@@ -49,8 +51,10 @@ def test_checksum_failure_names_line_and_digits():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (ISS.replace("2 25544  51", "2 25545  51").replace("537771", "537772"),
-         "catalogue numbers differ"),
+        (
+            ISS.replace("2 25544  51", "2 25545  51").replace("537771", "537772"),
+            "catalogue numbers differ",
+        ),
         ("ISS\n1 25544U short\n2 25544 short\n", "expected 69 characters"),
         ("just one line\n", "incomplete element set"),
         ("", "no element sets"),
@@ -119,8 +123,12 @@ def test_dawn_dusk_650_km_is_mostly_sunlit_over_a_year():
 
 
 def test_geodetic_round_trip():
-    for lat, lon, alt in [(0.0, 0.0, 0.0), (51.5, -0.1, 0.05), (-33.9, 151.2, 550.0),
-                          (89.0, 45.0, 650.0)]:
+    for lat, lon, alt in [
+        (0.0, 0.0, 0.0),
+        (51.5, -0.1, 0.05),
+        (-33.9, 151.2, 550.0),
+        (89.0, 45.0, 650.0),
+    ]:
         got = geodetic(itrs_from_geodetic(lat, lon, alt))
         assert np.allclose([float(g) for g in got], [lat, lon, alt], atol=1e-6)
 

@@ -104,12 +104,14 @@ def eclipse_intervals(
 
         margin_pen, margin_umb = shadow_margins_rad(fleet.teme_km(sky.grid, where), sky.sun_teme_km)
         shadows.append(
-            windows_where_positive(-margin_pen, offsets, shifted(penumbra), tolerance_seconds)
-            .shifted(start)
+            windows_where_positive(
+                -margin_pen, offsets, shifted(penumbra), tolerance_seconds
+            ).shifted(start)
         )
         umbras.append(
-            windows_where_positive(-margin_umb, offsets, shifted(umbra), tolerance_seconds)
-            .shifted(start)
+            windows_where_positive(-margin_umb, offsets, shifted(umbra), tolerance_seconds).shifted(
+                start
+            )
         )
     return Intervals.concat(shadows), Intervals.concat(umbras)
 
@@ -130,14 +132,18 @@ def contact_intervals(
         margin = elevation_rad(fleet.teme_km(sky.grid, where), station, sky.gmst_rad) - mask_rad
         parts.append(
             windows_where_positive(
-                margin, offsets, lambda i, t, s=start: elevation(i + s, t) - mask_rad,
+                margin,
+                offsets,
+                lambda i, t, s=start: elevation(i + s, t) - mask_rad,
                 tolerance_seconds,
             ).shifted(start)
         )
     passes = Intervals.concat(parts)
     if not len(passes):
         return passes, np.zeros(0)
-    _, peak = golden_section_max(elevation, passes.satellite, passes.start_seconds, passes.end_seconds)
+    _, peak = golden_section_max(
+        elevation, passes.satellite, passes.start_seconds, passes.end_seconds
+    )
     return passes, np.degrees(peak)
 
 
@@ -157,8 +163,9 @@ def radiation_intervals(
         flux = np.asarray(flux_model(lat, lon, alt), dtype=np.float64)
         margin = np.log10(np.maximum(flux, 1e-12)) - np.log10(threshold)
         windows = windows_where_positive(margin, offsets, None)
-        for sat, t0, t1 in zip(windows.satellite, windows.start_seconds, windows.end_seconds,
-                               strict=True):
+        for sat, t0, t1 in zip(
+            windows.satellite, windows.start_seconds, windows.end_seconds, strict=True
+        ):
             inside = (offsets >= t0) & (offsets <= t1)
             peaks.append(float(flux[sat][inside].max()) if inside.any() else threshold)
         parts.append(windows.shifted(where.start))
@@ -178,14 +185,16 @@ def forecast(
     contacts: list[list[Contact]] = [[] for _ in fleet.satellites]
     for station in stations:
         passes, peaks = contact_intervals(fleet, sky, station)
-        for sat, aos, los, peak in zip(passes.satellite, passes.start_seconds,
-                                       passes.end_seconds, peaks, strict=True):
+        for sat, aos, los, peak in zip(
+            passes.satellite, passes.start_seconds, passes.end_seconds, peaks, strict=True
+        ):
             contacts[sat].append(Contact(station.name, float(aos), float(los), float(peak)))
     radiation: list[list[RadiationPass]] = [[] for _ in fleet.satellites]
     if flux_model is not None:
         windows, peaks = radiation_intervals(fleet, sky, flux_model, flux_threshold)
-        for sat, t0, t1, peak in zip(windows.satellite, windows.start_seconds,
-                                     windows.end_seconds, peaks, strict=True):
+        for sat, t0, t1, peak in zip(
+            windows.satellite, windows.start_seconds, windows.end_seconds, peaks, strict=True
+        ):
             radiation[sat].append(RadiationPass(float(t0), float(t1), float(peak)))
     result = []
     for index, satellite in enumerate(fleet.satellites):
@@ -212,8 +221,14 @@ def _with_umbra(
     for start, end in shadows:
         inside = [(u0, u1) for u0, u1 in umbras if u0 >= start - 1e-6 and u1 <= end + 1e-6]
         if inside:
-            eclipses.append(Eclipse(float(start), float(end), float(min(u[0] for u in inside)),
-                                    float(max(u[1] for u in inside))))
+            eclipses.append(
+                Eclipse(
+                    float(start),
+                    float(end),
+                    float(min(u[0] for u in inside)),
+                    float(max(u[1] for u in inside)),
+                )
+            )
         else:
             eclipses.append(Eclipse(float(start), float(end), None, None))
     return eclipses

@@ -30,13 +30,17 @@ class GroundStation:
         if not self.name:
             raise ValueError("station name: must not be empty")
         if not -90.0 <= self.latitude_deg <= 90.0:
-            raise ValueError(f"{where} latitudeDeg: must be within [-90, 90], got {self.latitude_deg}")
+            raise ValueError(
+                f"{where} latitudeDeg: must be within [-90, 90], got {self.latitude_deg}"
+            )
         if not -180.0 <= self.longitude_deg <= 360.0:
             raise ValueError(
                 f"{where} longitudeDeg: must be within [-180, 360], got {self.longitude_deg}"
             )
         if not -500.0 <= self.altitude_m <= 9000.0:
-            raise ValueError(f"{where} altitudeM: must be within [-500, 9000], got {self.altitude_m}")
+            raise ValueError(
+                f"{where} altitudeM: must be within [-500, 9000], got {self.altitude_m}"
+            )
         if not 0.0 <= self.min_elevation_deg < 90.0:
             raise ValueError(
                 f"{where} minElevationDeg: must be within [0, 90), got {self.min_elevation_deg}"
@@ -50,23 +54,25 @@ class GroundStation:
     def up_itrs(self) -> NDArray[np.float64]:
         """Unit normal to the ellipsoid at the station (geodetic zenith)."""
         lat, lon = math.radians(self.latitude_deg), math.radians(self.longitude_deg)
-        return np.array([math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)])
+        return np.array(
+            [math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)]
+        )
 
 
 def parse_station(text: str) -> GroundStation:
     """Parse NAME:LAT:LON[:ALT_M[:MIN_ELEV_DEG]] as `kubesat forecast --station` takes it."""
     parts = text.split(":")
     if len(parts) < 3 or len(parts) > 5 or not parts[0]:
-        raise ValueError(
-            f"--station: expected NAME:LAT:LON[:ALT_M[:MIN_ELEV_DEG]], got {text!r}"
-        )
+        raise ValueError(f"--station: expected NAME:LAT:LON[:ALT_M[:MIN_ELEV_DEG]], got {text!r}")
     labels = ["latitude", "longitude", "altitude_m", "min_elevation_deg"]
     values: list[float] = []
     for label, part in zip(labels, parts[1:], strict=False):
         try:
             values.append(float(part))
         except ValueError:
-            raise ValueError(f"--station {parts[0]}: {label} must be a number, got {part!r}") from None
+            raise ValueError(
+                f"--station {parts[0]}: {label} must be a number, got {part!r}"
+            ) from None
     return GroundStation(parts[0], *values)
 
 

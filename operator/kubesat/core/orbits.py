@@ -6,6 +6,7 @@ chunked over satellites so memory stays bounded for large fleets.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -149,7 +150,7 @@ def _assign_planes(satellites: list[SatelliteOrbit], gap_deg: float = 5.0) -> li
     order = np.argsort(raan)
     plane_of = np.zeros(len(satellites), dtype=int)
     plane = 0
-    for previous, current in zip(order[:-1], order[1:], strict=True):
+    for previous, current in itertools.pairwise(order):
         if raan[current] - raan[previous] > gap_deg:
             plane += 1
         plane_of[current] = plane
@@ -244,7 +245,9 @@ def walker_delta(
     if not 0.0 <= inclination_deg <= 180.0:
         raise ValueError(f"inclinationDeg: must be within [0, 180], got {inclination_deg}")
     if not 0 <= phasing < planes:
-        raise ValueError(f"phasing: must be within [0, planes - 1] = [0, {planes - 1}], got {phasing}")
+        raise ValueError(
+            f"phasing: must be within [0, planes - 1] = [0, {planes - 1}], got {phasing}"
+        )
     total = planes * per_plane
     satellites = []
     for p in range(planes):

@@ -38,7 +38,7 @@ def shadow_margins_rad(
 
     Smooth in time, so their zeros are the eclipse boundaries that root finding refines.
     """
-    cos_c, sin_a, cos_a, sin_b, cos_b = _shadow_cosines(sat_km, sun_km)
+    cos_c, sin_a, _, sin_b, _ = _shadow_cosines(sat_km, sun_km)
     c = np.arccos(np.clip(cos_c, -1.0, 1.0))
     a = np.arcsin(sin_a)
     b = np.arcsin(sin_b)

@@ -111,8 +111,9 @@ def windows_where_positive(
     t_lo = offsets_seconds[step]
     t_hi = offsets_seconds[step + 1]
     if evaluate is not None and sat.size:
-        crossing = refine_roots(evaluate, sat.astype(np.int64), t_lo, t_hi, g_lo, g_hi,
-                                tolerance_seconds)
+        crossing = refine_roots(
+            evaluate, sat.astype(np.int64), t_lo, t_hi, g_lo, g_hi, tolerance_seconds
+        )
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
             crossing = t_lo - g_lo * (t_hi - t_lo) / (g_hi - g_lo)
@@ -145,8 +146,15 @@ def golden_section_max(
     c = b - ratio * (b - a)
     d = a + ratio * (b - a)
     fc, fd = evaluate(satellite, c), evaluate(satellite, d)
-    iterations = int(np.ceil(np.log(max(float(np.max(b - a, initial=0.0)), 1e-9)
-                                    / tolerance_seconds) / -np.log(ratio))) + 1
+    iterations = (
+        int(
+            np.ceil(
+                np.log(max(float(np.max(b - a, initial=0.0)), 1e-9) / tolerance_seconds)
+                / -np.log(ratio)
+            )
+        )
+        + 1
+    )
     for _ in range(max(iterations, 0)):
         left = fc > fd
         b = np.where(left, d, b)

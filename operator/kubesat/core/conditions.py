@@ -1,0 +1,87 @@
+"""What every satellite experiences at every step: sunlight, link, radiation, shadow timing.
+
+Computed once per run over the whole grid (chunked over satellites), so the simulator's
+time loop only reads columns. float32 and bool keep 1000 satellites x 1 day near 250 MB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from kubesat.core.forecast import FluxModel, chunk_size_for
+from kubesat.core.geometry import Sky
+from kubesat.core.ground import GroundStation, elevation_rad
+from kubesat.core.orbits import Fleet, geodetic, itrs_from_teme
+from kubesat.core.sunlight import illuminated_fraction
+from kubesat.core.timebase import TimeGrid
+
+
+@dataclass(frozen=True)
+class FleetConditions:
+    """Per-satellite, per-step environment arrays of shape (N, T)."""
+
+    grid: TimeGrid
+    illumination: NDArray[np.float32]
+    link: NDArray[np.bool_]
+    flux: NDArray[np.float32]
+    latitude_deg: NDArray[np.float32]
+    longitude_deg: NDArray[np.float32]
+    seconds_to_shadow: NDArray[np.float32]
+    shadow_seconds: NDArray[np.float32]
+
+    @property
+    def step_seconds(self) -> float:
+        offsets = self.grid.offsets_seconds
+        return float(offsets[1] - offsets[0]) if len(offsets) > 1 else 0.0
+
+
+def compute_conditions(
+    fleet: Fleet,
+    sky: Sky,
+    stations: Sequence[GroundStation] = (),
+    flux_model: FluxModel | None = None,
+) -> FleetConditions:
+    """Sample the environment of every satellite on the sky's (regular) grid."""
+    grid = sky.grid
+    n, t = len(fleet), len(grid)
+    illumination = np.empty((n, t), np.float32)
+    link = np.zeros((n, t), np.bool_)
+    flux = np.zeros((n, t), np.float32)
+    lat = np.empty((n, t), np.float32)
+    lon = np.empty((n, t), np.float32)
+    for where in fleet.chunks(chunk_size_for(grid)):
+        teme = fleet.teme_km(grid, where)
+        illumination[where] = illuminated_fraction(teme, sky.sun_teme_km)
+        for station in stations:
+            elevation = elevation_rad(teme, station, sky.gmst_rad)
+            link[where] |= elevation > np.radians(station.min_elevation_deg)
+        la, lo, alt = geodetic(itrs_from_teme(teme, sky.gmst_rad[None, :]))
+        lat[where], lon[where] = la, lo
+        if flux_model is not None:
+            flux[where] = flux_model(la, lo, alt)
+    step = float(grid.offsets_seconds[1] - grid.offsets_seconds[0]) if t > 1 else 1.0
+    to_shadow, shadow_length = shadow_timing(illumination < 1.0, step)
+    return FleetConditions(grid, illumination, link, flux, lat, lon, to_shadow, shadow_length)
+
+
+def shadow_timing(
+    shadow: NDArray[np.bool_], step_seconds: float
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Seconds until the next shadow step, and the length of that shadow (or what is left).
+
+    Beyond the grid nothing is known: no further shadow counts as infinitely far.
+    """
+    t = shadow.shape[1]
+    index = np.arange(t)
+    never = t + 10**9
+    next_shadow = np.minimum.accumulate(np.where(shadow, index, never)[:, ::-1], axis=1)[:, ::-1]
+    next_sun = np.minimum.accumulate(np.where(~shadow, index, t)[:, ::-1], axis=1)[:, ::-1]
+    to_shadow = np.where(next_shadow >= never, np.inf, (next_shadow - index) * step_seconds)
+    start = np.minimum(next_shadow, t - 1)
+    sun_after = np.take_along_axis(next_sun, start, axis=1)
+    length = np.where(next_shadow >= never, 0.0, (sun_after - start) * step_seconds)
+    return to_shadow.astype(np.float32), length.astype(np.float32)

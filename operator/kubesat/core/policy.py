@@ -1,0 +1,178 @@
+"""Scheduling policies: which satellites may take a pod, which is best, and what to drain.
+
+Pure functions over per-satellite arrays, shared by the simulator and the operator:
+
+- `none`: nodes stay schedulable; pods die when power is gone or an upset hits.
+- `reactive`: a satellite is tainted when it leaves full sunlight, runs low or is upset,
+  and its pods are evicted then.
+- `predictive`: from the forecast, a pod is placed only where the sunlit-plus-battery
+  runway covers its next checkpoint; pods are checkpointed and evicted just in time
+  before the runway ends; nodes are scored by runway, battery, link and radiation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from kubesat.core.power import PowerSystem
+
+POLICIES: Final = ("none", "reactive", "predictive")
+RUNWAY_SCORE_CAP_SECONDS: Final = 6 * 3600.0
+
+
+@dataclass(frozen=True)
+class FleetView:
+    """What a policy sees of every satellite at one instant (arrays of shape (N,))."""
+
+    illumination: NDArray[np.float64]  # fraction of the solar disc visible now
+    soc_wh: NDArray[np.float64]  # battery energy stored
+    busy_gpus: NDArray[np.int64]  # GPUs running or checkpointing pods
+    free_gpus: NDArray[np.int64]  # healthy GPUs not allocated
+    link: NDArray[np.bool_]  # in contact with a ground station
+    high_radiation: NDArray[np.bool_]  # inside the SAA (flux above threshold)
+    seconds_to_shadow: NDArray[np.float64]  # 0 when already out of full sun
+    shadow_seconds: NDArray[np.float64]  # length of the coming (or remaining) shadow
+    powered: NDArray[np.bool_]  # battery above its floor (no power loss in progress)
+    ready: NDArray[np.bool_]  # not power-cycling after a latch-up
+    upset: NDArray[np.bool_]  # recovering from a radiation upset
+
+
+def runway_seconds(
+    power: PowerSystem,
+    soc_wh: NDArray[np.float64],
+    gpus: NDArray[np.float64],
+    seconds_to_shadow: NDArray[np.float64],
+    shadow_seconds: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """How long `gpus` GPUs can keep running from now on sunlight plus battery.
+
+    Analytic over the forecast: full sun for `seconds_to_shadow` (charging or draining at
+    the net power), then no sun for `shadow_seconds` (penumbra counted as shadow, the safe
+    side). `inf` when the battery carries the load through the shadow. Broadcasts.
+    """
+    floor_wh = power.battery_wh * (1.0 - power.depth_of_discharge)
+    load_w = power.bus_power_w + np.asarray(gpus, dtype=np.float64) * power.gpu_power_w
+    net_sun_w = power.solar_array_w - load_w
+    tau = np.asarray(seconds_to_shadow, dtype=np.float64)
+    usable_wh = np.maximum(np.asarray(soc_wh, dtype=np.float64) - floor_wh, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # sunlit part: charge (capped at full) or drain at the net power
+        gained_wh = np.where(
+            net_sun_w >= 0,
+            np.minimum(
+                net_sun_w * power.charge_efficiency * tau / 3600.0,
+                power.battery_wh - floor_wh - usable_wh,
+            ),
+            net_sun_w * tau / 3600.0 / power.discharge_efficiency,
+        )
+        sun_runway = np.where(
+            net_sun_w >= 0, np.inf, usable_wh * power.discharge_efficiency * 3600.0 / -net_sun_w
+        )
+        at_entry_wh = usable_wh + gained_wh
+        dark_runway = np.where(
+            load_w > 0, at_entry_wh * power.discharge_efficiency * 3600.0 / load_w, np.inf
+        )
+        runway = np.where(
+            sun_runway < tau,
+            sun_runway,
+            np.where(dark_runway >= shadow_seconds, np.inf, tau + dark_runway),
+        )
+    # no shadow in the forecast: only the sunlit balance matters
+    runway = np.where(np.isinf(tau), sun_runway, runway)
+    return np.asarray(runway, dtype=np.float64)
+
+
+def max_gpus_with_runway(
+    power: PowerSystem, view: FleetView, required_seconds: float | NDArray[np.float64]
+) -> NDArray[np.int64]:
+    """Per satellite, the most GPUs (0..gpus) whose runway is at least `required_seconds`."""
+    counts = np.arange(power.gpus + 1, dtype=np.float64)[None, :]
+    runway = runway_seconds(
+        power,
+        view.soc_wh[:, None],
+        counts,
+        view.seconds_to_shadow[:, None],
+        view.shadow_seconds[:, None],
+    )
+    ok = runway >= np.asarray(required_seconds, dtype=np.float64).reshape(-1, 1)
+    # runway falls with load: the count of leading True values is the answer
+    return np.cumprod(ok, axis=1).sum(axis=1).astype(np.int64) - 1
+
+
+def schedulable(policy: str, view: FleetView) -> NDArray[np.bool_]:
+    """Satellites whose node accepts new pods at all (taints and readiness)."""
+    if policy == "none":
+        return view.ready.copy()
+    base = view.ready & view.powered & ~view.upset
+    if policy == "reactive":
+        return base & (view.illumination >= 1.0)
+    return base
+
+
+def feasible(
+    policy: str,
+    power: PowerSystem,
+    view: FleetView,
+    gpus: int,
+    needs_link: bool,
+    required_runway_seconds: float,
+) -> NDArray[np.bool_]:
+    """The filter: satellites that can take a pod of `gpus` GPUs now."""
+    ok = schedulable(policy, view) & (view.free_gpus >= gpus)
+    if needs_link:
+        ok &= view.link
+    if policy == "predictive":
+        runway = runway_seconds(
+            power, view.soc_wh, view.busy_gpus + gpus, view.seconds_to_shadow, view.shadow_seconds
+        )
+        ok &= runway >= required_runway_seconds
+    return ok
+
+
+def score(policy: str, power: PowerSystem, view: FleetView, gpus: int) -> NDArray[np.float64]:
+    """The score (higher is better) among feasible satellites.
+
+    `none` and `reactive` spread load like the default scheduler (least allocated).
+    `predictive` prefers long runways, full batteries, a ground link and low radiation,
+    then packs GPUs onto busy satellites to keep whole satellites free for large pods.
+    """
+    capacity = max(power.gpus, 1)
+    if policy != "predictive":
+        return view.free_gpus / capacity
+    runway = runway_seconds(
+        power, view.soc_wh, view.busy_gpus + gpus, view.seconds_to_shadow, view.shadow_seconds
+    )
+    runway_part = np.minimum(runway, RUNWAY_SCORE_CAP_SECONDS) / RUNWAY_SCORE_CAP_SECONDS
+    battery_part = view.soc_wh / max(power.battery_wh, 1e-9)
+    packing_part = 1.0 - view.free_gpus / capacity
+    return (
+        4.0 * runway_part
+        + 1.0 * battery_part
+        + 0.5 * view.link
+        - 2.0 * view.high_radiation
+        + 0.5 * packing_part
+    )
+
+
+def gpus_to_keep(
+    policy: str, power: PowerSystem, view: FleetView, drain_lead_seconds: float
+) -> NDArray[np.int64]:
+    """Per satellite, how many busy GPUs may stay; pods beyond it are drained now.
+
+    `reactive` drains a satellite entirely once it leaves full sunlight or is upset.
+    `predictive` keeps the most GPUs whose runway still covers a checkpoint write plus a
+    margin (`drain_lead_seconds`): pods are evicted just in time, a few at a time, so the
+    battery is spent on work and not on idle margin.
+    """
+    busy = view.busy_gpus
+    if policy == "none":
+        return busy.copy()
+    if policy == "reactive":
+        drain = (view.illumination < 1.0) | view.upset
+        return np.where(drain, 0, busy)
+    keep = max_gpus_with_runway(power, view, drain_lead_seconds)
+    return np.minimum(busy, np.maximum(keep, 0))

@@ -1,0 +1,80 @@
+"""GPU training jobs: how much work they hold, how they checkpoint, what a pod's death costs.
+
+A Job has `completions` work units, each `work_gpu_seconds` of useful GPU time done by one
+pod of `gpus_per_pod` GPUs. A pod checkpoints every `checkpoint_interval_seconds` of running,
+spending `checkpoint_write_seconds` (GPUs busy, no progress). A pod that dies loses the work
+since its last checkpoint; a replacement restores that checkpoint (the same write time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+BACKOFF_INITIAL_SECONDS: Final = 10.0  # Job controller: 10 s, doubling, capped at 6 min
+BACKOFF_MAX_SECONDS: Final = 360.0
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A GPU Job as kubesat reads it from its manifest and annotations."""
+
+    name: str
+    gpus_per_pod: int
+    work_gpu_seconds: float
+    checkpoint_interval_seconds: float = 1800.0
+    checkpoint_write_seconds: float = 30.0
+    parallelism: int = 1
+    completions: int = 1
+    backoff_limit: int = 6
+    namespace: str = "default"
+    tolerates_satellites: bool = True
+    needs_ground_link: bool = False
+    scheduler_name: str = "default-scheduler"
+    labels: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        where = f"Job {self.name!r}"
+        if self.gpus_per_pod < 1:
+            raise ValueError(f"{where} gpus per pod: must be >= 1, got {self.gpus_per_pod}")
+        if not self.work_gpu_seconds > 0:
+            raise ValueError(f"{where} work-gpu-seconds: must be > 0, got {self.work_gpu_seconds}")
+        if self.checkpoint_interval_seconds < 0 or self.checkpoint_write_seconds < 0:
+            raise ValueError(f"{where} checkpoint seconds: must be >= 0")
+
+    @property
+    def run_seconds_per_unit(self) -> float:
+        """Wall seconds of useful running one work unit needs."""
+        return self.work_gpu_seconds / self.gpus_per_pod
+
+    @property
+    def total_work_gpu_seconds(self) -> float:
+        return self.work_gpu_seconds * self.completions
+
+
+def backoff_seconds(failures: int) -> float:
+    """Delay before the Job controller recreates a failed pod (10 s doubling, 6 min cap)."""
+    if failures <= 0:
+        return 0.0
+    return min(BACKOFF_INITIAL_SECONDS * 2.0 ** min(failures - 1, 16), BACKOFF_MAX_SECONDS)
+
+
+@dataclass(frozen=True)
+class DisruptionBudget:
+    """A PodDisruptionBudget over the pods whose labels match `selector`."""
+
+    name: str
+    selector: dict[str, str]
+    min_available: int | None = None
+    max_unavailable: int | None = None
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in self.selector.items())
+
+    def allowed_disruptions(self, healthy: int, expected: int) -> int:
+        """How many more pods may be evicted now (policy/v1 semantics, integer forms)."""
+        if self.min_available is not None:
+            return max(0, healthy - self.min_available)
+        if self.max_unavailable is not None:
+            return max(0, healthy - (expected - self.max_unavailable))
+        return healthy

@@ -1,0 +1,19 @@
+"""The pure-core rule, checked by import-linter: kubesat.core does no Kubernetes I/O."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_core_imports_no_kubernetes_metrics_or_shells():
+    lint_imports = shutil.which("lint-imports")
+    assert lint_imports, "import-linter is a dev dependency: pip install -e '.[dev]'"
+    result = subprocess.run(
+        [lint_imports, "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout
