@@ -75,6 +75,7 @@ class ConstellationSpec:
     clock: ClockSettings
     policy: str
     predictive_margin_seconds: float = 60.0
+    payload_restart_seconds: float = 300.0
 
 
 def _get(
@@ -204,6 +205,7 @@ def parse_constellation(manifest: Mapping[str, Any]) -> ConstellationSpec:
     except ValueError as error:
         raise _reword(error, path) from None
     initial_soc = _number(hardware, "initialStateOfCharge", path, 1.0, minimum=0, maximum=1)
+    restart = _number(hardware, "payloadRestartSeconds", path, 300.0, minimum=0, maximum=86400)
     stations = _parse_stations(_get(spec, "groundStations", "spec", [], list))
     radiation = _parse_radiation(_mapping(spec, "radiation", "spec", {}))
     policy = _get(spec, "policy", "spec", "predictive", str)
@@ -221,6 +223,7 @@ def parse_constellation(manifest: Mapping[str, Any]) -> ConstellationSpec:
         clock=clock,
         policy=policy,
         predictive_margin_seconds=margin,
+        payload_restart_seconds=restart,
     )
 
 
@@ -446,5 +449,23 @@ def parse_job(manifest: Mapping[str, Any], where: str = "Job") -> JobSpec:
         tolerates_satellites=tolerates,
         needs_ground_link=str(annotations.get(NEEDS_LINK_ANNOTATION, "false")).lower() == "true",
         scheduler_name=str(pod_spec.get("schedulerName") or "default-scheduler"),
+        ignores_disruptions=_ignores_disruptions(spec.get("podFailurePolicy")),
         labels=dict(pod_meta.get("labels") or {}),
     )
+
+
+def _ignores_disruptions(policy: Any) -> bool:
+    """True when the Job's podFailurePolicy ignores pods with a DisruptionTarget condition.
+
+    Evicted pods, and pods the node agent kills after a power loss or a radiation upset
+    (it sets DisruptionTarget as the kubelet does), then count neither toward
+    backoffLimit nor toward the Job controller's backoff delay.
+    """
+    for rule in (policy or {}).get("rules") or []:
+        if (rule or {}).get("action") != "Ignore":
+            continue
+        for condition in rule.get("onPodConditions") or []:
+            status = str((condition or {}).get("status", "True"))
+            if (condition or {}).get("type") == "DisruptionTarget" and status == "True":
+                return True
+    return False

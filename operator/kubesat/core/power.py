@@ -215,6 +215,33 @@ def soc_series(
     )
 
 
+def battery_step(
+    system: PowerSystem,
+    stored_wh: FloatArray,
+    solar_w: FloatArray,
+    load_w: FloatArray,
+    dt_seconds: float,
+) -> tuple[FloatArray, FloatArray]:
+    """One step of `soc_series` for callers that decide the load step by step.
+
+    Returns the stored energy after the step (Wh) and the load left unserved (W): a
+    deficit the battery cannot cover above its floor. Same model as `soc_series`.
+    """
+    dt = _positive_dt(dt_seconds)
+    net_w = np.asarray(solar_w, dtype=float) - np.asarray(load_w, dtype=float)
+    energy_j = np.asarray(stored_wh, dtype=float) * SECONDS_PER_HOUR
+    capacity_j = system.battery_j
+    floor_j = system.floor_soc * capacity_j
+    room_j = np.maximum(capacity_j - energy_j, 0.0)
+    charge_j = np.minimum(np.maximum(net_w, 0.0) * system.charge_efficiency * dt, room_j)
+    deficit_w = np.maximum(-net_w, 0.0)
+    available_j = np.maximum(energy_j - floor_j, 0.0)
+    wanted_j = deficit_w / system.discharge_efficiency * dt
+    draw_j = np.minimum(wanted_j, available_j)
+    served_w = draw_j * system.discharge_efficiency / dt
+    return (energy_j + charge_j - draw_j) / SECONDS_PER_HOUR, deficit_w - served_w
+
+
 def runway_seconds(
     system: PowerSystem,
     soc: ArrayLike,

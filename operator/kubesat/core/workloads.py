@@ -31,6 +31,7 @@ class JobSpec:
     tolerates_satellites: bool = True
     needs_ground_link: bool = False
     scheduler_name: str = "default-scheduler"
+    ignores_disruptions: bool = False  # podFailurePolicy: Ignore on DisruptionTarget
     labels: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from kubesat.core.conditions import FleetConditions
 from kubesat.core.policy import FleetView, feasible, gpus_to_keep, max_gpus_with_runway, score
-from kubesat.core.power import PowerSystem
+from kubesat.core.power import PowerSystem, battery_step
 from kubesat.core.upsets import UpsetEvents, UpsetKind
 from kubesat.core.workloads import DisruptionBudget, JobSpec, backoff_seconds
 
@@ -47,51 +47,6 @@ class Outcome:
         return self.completed_gpu_seconds / reachable if reachable > 0 else 0.0
 
 
-def battery_step(
-    power: PowerSystem, soc_wh: NDArray, solar_w: NDArray, load_w: NDArray, dt: float
-) -> tuple[NDArray, NDArray]:
-    """Advance the battery one step; returns (new soc, served) with served False on shortfall.
-
-    Surplus solar charges at the charge efficiency up to full; a deficit discharges at the
-    discharge efficiency down to the depth-of-discharge floor. A deficit the battery cannot
-    cover above its floor is a shortfall: the GPU load must be shed.
-    """
-    floor_wh = power.battery_wh * (1.0 - power.depth_of_discharge)
-    net_wh = (solar_w - load_w) * dt / 3600.0
-    charged = np.minimum(
-        soc_wh + np.maximum(net_wh, 0.0) * power.charge_efficiency, power.battery_wh
-    )
-    drawn = soc_wh - np.maximum(-net_wh, 0.0) / power.discharge_efficiency
-    new = np.where(net_wh >= 0, np.maximum(charged, soc_wh), drawn)
-    served = (net_wh >= 0) | (drawn >= floor_wh - 1e-9)
-    return new, served
-
-
-def energy_bound(
-    power: PowerSystem, illumination: NDArray, dt: float, initial_soc_wh: NDArray
-) -> NDArray:
-    """GPU-seconds per satellite that sunlight plus battery could power (upper bound).
-
-    Greedy with fractional GPUs: each step runs as many GPUs as solar power plus the
-    battery above its floor allow, using sunlight directly first (storing is lossy) and
-    charging with any surplus. No integer schedule under the same battery model does better.
-    """
-    floor_wh = power.battery_wh * (1.0 - power.depth_of_discharge)
-    soc = np.array(initial_soc_wh, dtype=np.float64)
-    total = np.zeros_like(soc)
-    for k in range(illumination.shape[1]):
-        solar_w = illumination[:, k].astype(np.float64) * power.solar_array_w
-        from_battery_w = np.maximum(soc - floor_wh, 0.0) * power.discharge_efficiency * 3600.0 / dt
-        gpus = np.clip(
-            (solar_w + from_battery_w - power.bus_power_w) / power.gpu_power_w, 0.0, power.gpus
-        )
-        load_w = power.bus_power_w + gpus * power.gpu_power_w
-        soc, _ = battery_step(power, soc, solar_w, load_w, dt)
-        soc = np.maximum(soc, np.minimum(soc, floor_wh))  # bus deficit may dip below the floor
-        total += gpus * dt
-    return total
-
-
 @dataclass
 class Cluster:
     """Nodes, jobs and pods of one simulated run under one policy."""
@@ -107,7 +62,7 @@ class Cluster:
     latchup_recovery_seconds: float
     saa_threshold: float
     margin_seconds: float = 60.0
-    steps: int | None = None
+    payload_restart_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         n = self.conditions.illumination.shape[0]
@@ -116,6 +71,7 @@ class Cluster:
         self.dt = self.conditions.step_seconds
         self.soc = np.full(n, self.initial_soc * self.power.battery_wh)
         self.powered = np.ones(n, np.bool_)
+        self.restart_pending = np.zeros(n, np.bool_)  # low-voltage disconnect, charging
         self.down_until = np.zeros(n)  # latch-up power cycle
         self.upset_until = np.zeros(n)  # reactive/predictive taint after an upset
         self.gpu_broken_until = np.zeros((n, g))
@@ -131,7 +87,6 @@ class Cluster:
         self.unit_checkpoint = np.zeros(units)
         self.unit_done = np.zeros(units, np.bool_)
         self.unit_running = np.zeros(units, np.bool_)
-        self.unit_not_before = np.zeros(units)  # Job controller backoff of a failed unit
         # pod slots
         slots = max(n * max(g, 1), 1)
         self.slot_state = np.zeros(slots, np.int8)
@@ -145,6 +100,7 @@ class Cluster:
         job_count = len(self.jobs)
         self.job_failures = np.zeros(job_count, np.int64)
         self.job_recent_failures = np.zeros(job_count, np.int64)  # reset by a success
+        self.job_not_before = np.zeros(job_count)
         self.job_failed = np.zeros(job_count, np.bool_)
         self.job_running = np.zeros(job_count, np.int64)
         self.gpus_per_pod = np.array([j.gpus_per_pod for j in self.jobs], np.int64)
@@ -170,7 +126,7 @@ class Cluster:
             seconds_to_shadow=c.seconds_to_shadow[:, k].astype(np.float64),
             shadow_seconds=c.shadow_seconds[:, k].astype(np.float64),
             powered=self.powered,
-            ready=self.down_until <= now,
+            ready=(self.down_until <= now) & ~self.restart_pending,
             upset=self.upset_until > now,
         )
 
@@ -211,13 +167,20 @@ class Cluster:
         self.unit_progress[unit] = self.unit_checkpoint[unit]
         self.outcome.pod_failures[reason] = self.outcome.pod_failures.get(reason, 0) + 1
         self._end_pod(slot)
+        # the node agent marks such pods DisruptionTarget, as the kubelet does
+        self._count_failure(job, now)
+
+    def _count_failure(self, job: int, now: float) -> None:
+        """A failed pod counts toward backoffLimit and the backoff delay, unless ignored."""
+        if self.jobs[job].ignores_disruptions:
+            return
         self.job_failures[job] += 1
         self.job_recent_failures[job] += 1
         if self.job_failures[job] > self.jobs[job].backoff_limit:
             self._fail_job(job)
         else:
-            delay = backoff_seconds(int(self.job_recent_failures[job]))
-            self.unit_not_before[unit] = now + delay
+            # the Job controller delays every pod creation of the Job (backoffRecord)
+            self.job_not_before[job] = now + backoff_seconds(int(self.job_recent_failures[job]))
 
     def _fail_job(self, job: int) -> None:
         """BackoffLimitExceeded: the Job is Failed and its remaining pods are deleted."""
@@ -314,7 +277,7 @@ class Cluster:
         """Job controller plus scheduler: pending work units become pods on satellites."""
         pending: dict[tuple[int, bool, float], list[int]] = {}
         for job, spec in enumerate(self.jobs):
-            if self.job_failed[job] or not spec.tolerates_satellites:
+            if self.job_failed[job] or not spec.tolerates_satellites or now < self.job_not_before[job]:
                 continue
             room = spec.parallelism - int(self.job_running[job])
             if room <= 0:
@@ -323,7 +286,6 @@ class Cluster:
                 (self.unit_job == job)
                 & ~self.unit_done
                 & ~self.unit_running
-                & (self.unit_not_before <= now)
             )[:room]
             if units.size:
                 need = float(self.write[job] * 2 + self.interval[job] + self.margin_seconds)
@@ -355,24 +317,33 @@ class Cluster:
                 busy[sat] += gpus
 
     def power_step(self, k: int, now: float) -> None:
+        """Advance every battery one step; a shortfall sheds the GPUs (their pods die)."""
         busy = (self.gpu_owner >= 0).sum(axis=1)
         solar = self.conditions.illumination[:, k].astype(np.float64) * self.power.solar_array_w
         up = self.down_until <= now
-        load = np.where(up, self.power.bus_power_w + busy * self.power.gpu_power_w, 0.0)
-        new, served = battery_step(self.power, self.soc, solar, load, self.dt)
-        lost = ~served & (busy > 0)
+        bus = np.where(up, self.power.bus_power_w, 0.0)
+        new, short = battery_step(self.power, self.soc, solar, bus + busy * self.power.gpu_power_w,
+                                  self.dt)
+        lost = (short > 1e-9) & (busy > 0)
         for sat in np.flatnonzero(lost):
             for slot in np.unique(self.gpu_owner[sat][self.gpu_owner[sat] >= 0]):
                 self._kill(int(slot), "power", now)
         if lost.any():
-            # the GPUs were shed: only the bus drew from the battery this step
-            bus_only = np.where(up, self.power.bus_power_w, 0.0)
-            redo, _ = battery_step(self.power, self.soc, solar, bus_only, self.dt)
+            # the GPUs were shed at the start of the step: only the bus drew power
+            redo, _ = battery_step(self.power, self.soc, solar, bus, self.dt)
             new = np.where(lost, redo, new)
         self.soc = new
-        floor = self.power.battery_wh * (1.0 - self.power.depth_of_discharge)
+        floor = self.power.battery_wh * self.power.floor_soc
         restart = floor + POWER_RECOVERY_FRACTION * self.power.battery_wh
-        self.powered = np.where(lost, False, self.powered | (self.soc >= restart))
+        # low-voltage disconnect: the payload (the node) is off until the battery has
+        # recovered, then boots for payload_restart_seconds before it rejoins the cluster
+        self.restart_pending |= lost
+        recovered = self.restart_pending & (self.soc >= restart)
+        self.down_until = np.where(
+            recovered, now + self.payload_restart_seconds, self.down_until
+        )
+        self.restart_pending &= ~recovered
+        self.powered = ~self.restart_pending
 
     def progress_step(self, now: float) -> None:
         dt = self.dt
@@ -389,8 +360,10 @@ class Cluster:
         state[done & (state == RESTORING)] = RUNNING
         for slot in np.flatnonzero(done & (state == DRAINING)):
             unit = self.slot_unit[slot]
+            job = int(self.slot_job[slot])
             self.unit_checkpoint[unit] = self.unit_progress[unit]
             self._end_pod(int(slot))
+            self._count_failure(job, now)  # an evicted pod ends Failed
         running = (state == RUNNING) & ~done
         units = self.slot_unit[running]
         self.unit_progress[units] += self.slot_gpus[running] * dt

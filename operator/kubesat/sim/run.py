@@ -16,7 +16,8 @@ from kubesat.core.orbits import Fleet
 from kubesat.core.timebase import TimeGrid
 from kubesat.core.upsets import UpsetEvents, sample_upsets
 from kubesat.core.workloads import DisruptionBudget, JobSpec
-from kubesat.sim.engine import Cluster, Outcome, energy_bound
+from kubesat.core.power import energy_bound_gpu_seconds
+from kubesat.sim.engine import Cluster, Outcome
 from kubesat.spec import ConstellationSpec, SpecError, parse_constellation, parse_job
 
 LOOKAHEAD_SECONDS = 3 * 3600.0  # forecast beyond the end so the last steps see what comes
@@ -88,6 +89,11 @@ def _parse_budget(document: dict[str, Any]) -> DisruptionBudget:
                 f"PodDisruptionBudget {name!r} spec.{key}: expected an integer >= 0 "
                 f"(percentages are not supported by the simulator), got {value!r}"
             )
+    if max_unavailable is not None:
+        raise SpecError(
+            f"PodDisruptionBudget {name!r} spec.maxUnavailable: Job pods have no scale "
+            "subresource, so Kubernetes honours only an integer minAvailable for them"
+        )
     if (min_available is None) == (max_unavailable is None):
         raise SpecError(
             f"PodDisruptionBudget {name!r} spec: set exactly one of minAvailable and maxUnavailable"
@@ -161,13 +167,14 @@ def simulate(
         latchup_recovery_seconds=c.radiation.upsets.latchup_recovery_seconds,
         saa_threshold=c.radiation.saa_flux_threshold,
         margin_seconds=c.predictive_margin_seconds,
+        payload_restart_seconds=c.payload_restart_seconds,
     )
     outcome = cluster.run(steps, progress, sample_every=max(1, steps // 2000))
-    bound = energy_bound(
+    bound = energy_bound_gpu_seconds(
         c.power,
-        environment.conditions.illumination[:, :steps],
+        environment.conditions.illumination[:, :steps].astype(np.float64),
         environment.conditions.step_seconds,
-        np.full(len(c.satellites), c.initial_state_of_charge * c.power.battery_wh),
+        c.initial_state_of_charge,
     )
     outcome.energy_bound_gpu_seconds = float(bound.sum())
     outcome.demand_gpu_seconds = float(sum(j.total_work_gpu_seconds for j in scenario.jobs))
