@@ -30,6 +30,7 @@ class FleetConditions:
     flux: NDArray[np.float32]
     latitude_deg: NDArray[np.float32]
     longitude_deg: NDArray[np.float32]
+    altitude_km: NDArray[np.float32]
     seconds_to_shadow: NDArray[np.float32]
     shadow_seconds: NDArray[np.float32]
 
@@ -53,6 +54,7 @@ def compute_conditions(
     flux = np.zeros((n, t), np.float32)
     lat = np.empty((n, t), np.float32)
     lon = np.empty((n, t), np.float32)
+    height = np.empty((n, t), np.float32)
     for where in fleet.chunks(chunk_size_for(grid)):
         teme = fleet.teme_km(grid, where)
         illumination[where] = illuminated_fraction(teme, sky.sun_teme_km)
@@ -60,12 +62,14 @@ def compute_conditions(
             elevation = elevation_rad(teme, station, sky.gmst_rad)
             link[where] |= elevation > np.radians(station.min_elevation_deg)
         la, lo, alt = geodetic(itrs_from_teme(teme, sky.gmst_rad[None, :]))
-        lat[where], lon[where] = la, lo
+        lat[where], lon[where], height[where] = la, lo, alt
         if flux_model is not None:
             flux[where] = flux_model(la, lo, alt)
     step = float(grid.offsets_seconds[1] - grid.offsets_seconds[0]) if t > 1 else 1.0
     to_shadow, shadow_length = shadow_timing(illumination < 1.0, step)
-    return FleetConditions(grid, illumination, link, flux, lat, lon, to_shadow, shadow_length)
+    return FleetConditions(
+        grid, illumination, link, flux, lat, lon, height, to_shadow, shadow_length
+    )
 
 
 def shadow_timing(

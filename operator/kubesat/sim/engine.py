@@ -19,6 +19,7 @@ from kubesat.core.policy import FleetView, feasible, gpus_to_keep, max_gpus_with
 from kubesat.core.power import PowerSystem, battery_step
 from kubesat.core.upsets import UpsetEvents, UpsetKind
 from kubesat.core.workloads import DisruptionBudget, JobSpec, backoff_seconds
+from kubesat.telemetry import UPSET_KINDS, FleetSnapshot
 
 POWER_RECOVERY_FRACTION = 0.05  # battery must climb 5% of capacity above its floor to restart
 FREE, RESTORING, RUNNING, WRITING, DRAINING = 0, 1, 2, 3, 4
@@ -110,6 +111,14 @@ class Cluster:
         self.budget_of_job = [[b for b in self.budgets if b.matches(j.labels)] for j in self.jobs]
         self.outcome = Outcome(self.policy)
         self.upset_cursor = 0
+        self.upsets_by_satellite = np.zeros((n, len(UPSET_KINDS)), np.int64)
+        self.solar_energy_j = np.zeros(n)
+        self.load_w = np.zeros(n)
+        self.live_bound_gpu_seconds = 0.0
+        self.bound_soc = self.soc.copy()
+        self.name = "constellation"
+        self.satellite_names: tuple[str, ...] = tuple(f"sat-{i}" for i in range(n))
+        self.planes = np.zeros(n, np.int64)
 
     # ------------------------------------------------------------------ views
     def view(self, k: int, now: float) -> FleetView:
@@ -232,6 +241,7 @@ class Cluster:
             sat, kind, gpu = int(ev.satellite[i]), int(ev.kind[i]), int(ev.gpu[i])
             name = UpsetKind(kind).name.lower()
             self.outcome.upsets[name] = self.outcome.upsets.get(name, 0) + 1
+            self.upsets_by_satellite[sat, kind] += 1
             if kind == UpsetKind.SEFI:
                 slot = self.gpu_owner[sat, gpu]
                 if slot >= 0:
@@ -277,16 +287,18 @@ class Cluster:
         """Job controller plus scheduler: pending work units become pods on satellites."""
         pending: dict[tuple[int, bool, float], list[int]] = {}
         for job, spec in enumerate(self.jobs):
-            if self.job_failed[job] or not spec.tolerates_satellites or now < self.job_not_before[job]:
+            if (
+                self.job_failed[job]
+                or not spec.tolerates_satellites
+                or now < self.job_not_before[job]
+            ):
                 continue
             room = spec.parallelism - int(self.job_running[job])
             if room <= 0:
                 continue
-            units = np.flatnonzero(
-                (self.unit_job == job)
-                & ~self.unit_done
-                & ~self.unit_running
-            )[:room]
+            units = np.flatnonzero((self.unit_job == job) & ~self.unit_done & ~self.unit_running)[
+                :room
+            ]
             if units.size:
                 need = float(self.write[job] * 2 + self.interval[job] + self.margin_seconds)
                 key = (spec.gpus_per_pod, spec.needs_ground_link, need)
@@ -322,8 +334,9 @@ class Cluster:
         solar = self.conditions.illumination[:, k].astype(np.float64) * self.power.solar_array_w
         up = self.down_until <= now
         bus = np.where(up, self.power.bus_power_w, 0.0)
-        new, short = battery_step(self.power, self.soc, solar, bus + busy * self.power.gpu_power_w,
-                                  self.dt)
+        new, short = battery_step(
+            self.power, self.soc, solar, bus + busy * self.power.gpu_power_w, self.dt
+        )
         lost = (short > 1e-9) & (busy > 0)
         for sat in np.flatnonzero(lost):
             for slot in np.unique(self.gpu_owner[sat][self.gpu_owner[sat] >= 0]):
@@ -333,17 +346,30 @@ class Cluster:
             redo, _ = battery_step(self.power, self.soc, solar, bus, self.dt)
             new = np.where(lost, redo, new)
         self.soc = new
+        self.load_w = np.where(lost, bus, bus + busy * self.power.gpu_power_w)
+        self.solar_energy_j += solar * self.dt
+        self._advance_live_bound(solar)
         floor = self.power.battery_wh * self.power.floor_soc
         restart = floor + POWER_RECOVERY_FRACTION * self.power.battery_wh
         # low-voltage disconnect: the payload (the node) is off until the battery has
         # recovered, then boots for payload_restart_seconds before it rejoins the cluster
         self.restart_pending |= lost
         recovered = self.restart_pending & (self.soc >= restart)
-        self.down_until = np.where(
-            recovered, now + self.payload_restart_seconds, self.down_until
-        )
+        self.down_until = np.where(recovered, now + self.payload_restart_seconds, self.down_until)
         self.restart_pending &= ~recovered
         self.powered = ~self.restart_pending
+
+    def _advance_live_bound(self, solar_w: NDArray) -> None:
+        """Running energy bound for live metrics: a greedy fractional-GPU schedule on its
+        own battery (within ~1-2% of the exact bound that the final report uses)."""
+        p = self.power
+        spare_wh = np.maximum(self.bound_soc - p.battery_wh * p.floor_soc, 0.0)
+        from_battery_w = spare_wh * p.discharge_efficiency * 3600.0 / self.dt
+        gpus = np.clip((solar_w + from_battery_w - p.bus_power_w) / p.gpu_power_w, 0.0, p.gpus)
+        self.bound_soc, _ = battery_step(
+            p, self.bound_soc, solar_w, p.bus_power_w + gpus * p.gpu_power_w, self.dt
+        )
+        self.live_bound_gpu_seconds += float(gpus.sum()) * self.dt
 
     def progress_step(self, now: float) -> None:
         dt = self.dt
@@ -389,8 +415,67 @@ class Cluster:
         self.slot_left[due] = self.write[self.slot_job[due]]
 
     # ------------------------------------------------------------------ run
+    def snapshot(self, k: int) -> FleetSnapshot:
+        """The fleet at step k, for metrics (counters cumulative since the start)."""
+        c = self.conditions
+        now = float(c.grid.offsets_seconds[k])
+        active = self.slot_state != FREE
+        return FleetSnapshot(
+            constellation=self.name,
+            simulated_time=c.grid.instant(now),
+            satellites=self.satellite_names,
+            planes=self.planes,
+            gpus_per_satellite=self.power.gpus,
+            illumination=c.illumination[:, k].astype(np.float64),
+            state_of_charge=self.soc / max(self.power.battery_wh, 1e-9),
+            solar_power_w=c.illumination[:, k].astype(np.float64) * self.power.solar_array_w,
+            load_power_w=self.load_w.copy(),
+            ground_link=c.link[:, k].copy(),
+            latitude_deg=c.latitude_deg[:, k].astype(np.float64),
+            longitude_deg=c.longitude_deg[:, k].astype(np.float64),
+            altitude_km=c.altitude_km[:, k].astype(np.float64),
+            seconds_to_eclipse=c.seconds_to_shadow[:, k].astype(np.float64),
+            gpus_busy=(self.gpu_owner >= 0).sum(axis=1),
+            power_available=self.powered.copy(),
+            ready=(self.down_until <= now) & ~self.restart_pending,
+            upsets_total=self.upsets_by_satellite.copy(),
+            solar_energy_j_total=self.solar_energy_j.copy(),
+            evictions_total={
+                reason: count
+                for reason, count in self.outcome.evictions.items()
+                if reason != "refused-by-pdb"
+            },
+            pod_failures_total=dict(self.outcome.pod_failures),
+            pods_by_phase={
+                "Running": int(active.sum()),
+                "Pending": self._pending_pods(),
+                "Succeeded": int(self.unit_done.sum()),
+                "Failed": int(sum(self.outcome.pod_failures.values())),
+            },
+            completed_gpu_seconds=self.useful_gpu_seconds(),
+            lost_gpu_seconds=self.outcome.lost_gpu_seconds,
+            energy_bound_gpu_seconds=self.live_bound_gpu_seconds,
+            jobs_completed=self.outcome.jobs_completed,
+            policy=self.policy,
+        )
+
+    def _pending_pods(self) -> int:
+        """Pods the Job controller would have created that are not running."""
+        pending = 0
+        for job, spec in enumerate(self.jobs):
+            if self.job_failed[job]:
+                continue
+            waiting = int((~self.unit_done & ~self.unit_running & (self.unit_job == job)).sum())
+            pending += min(waiting, max(spec.parallelism - int(self.job_running[job]), 0))
+        return pending
+
     def run(
-        self, steps: int, progress: Callable[[int], None] | None = None, sample_every: int = 1
+        self,
+        steps: int,
+        progress: Callable[[int], None] | None = None,
+        sample_every: int = 1,
+        on_snapshot: Callable[[FleetSnapshot], None] | None = None,
+        snapshot_every: int = 6,
     ) -> Outcome:
         offsets = self.conditions.grid.offsets_seconds
         busy_trace, soc_trace, useful_trace = [], [], []
@@ -407,6 +492,8 @@ class Cluster:
                 busy_trace.append((self.gpu_owner >= 0).sum(axis=1).astype(np.int16))
                 soc_trace.append((self.soc / max(self.power.battery_wh, 1e-9)).astype(np.float32))
                 useful_trace.append(self.useful_gpu_seconds())
+            if on_snapshot is not None and k % snapshot_every == 0:
+                on_snapshot(self.snapshot(k))
             if progress is not None:
                 progress(k)
         self.outcome.completed_gpu_seconds = self.useful_gpu_seconds()

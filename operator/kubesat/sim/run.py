@@ -18,6 +18,7 @@ from kubesat.core.upsets import UpsetEvents, sample_upsets
 from kubesat.core.workloads import DisruptionBudget, JobSpec
 from kubesat.core.power import energy_bound_gpu_seconds
 from kubesat.sim.engine import Cluster, Outcome
+from kubesat.telemetry import FleetSnapshot
 from kubesat.spec import ConstellationSpec, SpecError, parse_constellation, parse_job
 
 LOOKAHEAD_SECONDS = 3 * 3600.0  # forecast beyond the end so the last steps see what comes
@@ -151,6 +152,7 @@ def simulate(
     environment: Environment,
     policy: str,
     progress: Callable[[int], None] | None = None,
+    on_snapshot: Callable[[FleetSnapshot], None] | None = None,
 ) -> Outcome:
     """Run one policy over the prepared environment."""
     c = scenario.constellation
@@ -169,7 +171,12 @@ def simulate(
         margin_seconds=c.predictive_margin_seconds,
         payload_restart_seconds=c.payload_restart_seconds,
     )
-    outcome = cluster.run(steps, progress, sample_every=max(1, steps // 2000))
+    cluster.name = c.name
+    cluster.satellite_names = tuple(s.name for s in c.satellites)
+    cluster.planes = np.array([s.plane for s in c.satellites], dtype=np.int64)
+    outcome = cluster.run(
+        steps, progress, sample_every=max(1, steps // 2000), on_snapshot=on_snapshot
+    )
     bound = energy_bound_gpu_seconds(
         c.power,
         environment.conditions.illumination[:, :steps].astype(np.float64),
