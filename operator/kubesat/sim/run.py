@@ -13,13 +13,13 @@ import yaml
 from kubesat.core.conditions import FleetConditions, compute_conditions
 from kubesat.core.geometry import Sky
 from kubesat.core.orbits import Fleet
+from kubesat.core.power import energy_bound_gpu_seconds
 from kubesat.core.timebase import TimeGrid
 from kubesat.core.upsets import UpsetEvents, sample_upsets
 from kubesat.core.workloads import DisruptionBudget, JobSpec
-from kubesat.core.power import energy_bound_gpu_seconds
 from kubesat.sim.engine import Cluster, Outcome
-from kubesat.telemetry import FleetSnapshot
 from kubesat.spec import ConstellationSpec, SpecError, parse_constellation, parse_job
+from kubesat.telemetry import FleetSnapshot
 
 LOOKAHEAD_SECONDS = 3 * 3600.0  # forecast beyond the end so the last steps see what comes
 
