@@ -1,0 +1,1 @@
+"""The Kubernetes shell: Kopf handlers, node agent, pod runtime, scheduler and metrics."""
