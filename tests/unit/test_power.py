@@ -333,3 +333,29 @@ def test_energy_bound_edge_cases() -> None:
     assert energy_bound_gpu_seconds(no_gpus, np.ones((2, 5)), 60.0, 1.0).tolist() == [0, 0]
     free = PowerSystem(0.0, 100.0, 0.0, 2, 100.0)
     assert energy_bound_gpu_seconds(free, np.zeros((1, 5)), 60.0, 1.0)[0] == 600.0
+
+
+def test_battery_step_matches_soc_series_step_by_step():
+    """The simulator's one-step form and the series form are the same battery model."""
+    from kubesat.core.power import battery_step
+
+    system = PowerSystem(
+        solar_array_w=3000.0,
+        bus_power_w=200.0,
+        gpu_power_w=700.0,
+        gpus=4,
+        battery_wh=1500.0,
+        charge_efficiency=0.9,
+        discharge_efficiency=0.93,
+        depth_of_discharge=0.4,
+    )
+    rng = np.random.default_rng(3)
+    illumination = np.clip(rng.normal(0.6, 0.5, (5, 400)), 0.0, 1.0)
+    gpus = rng.integers(0, 5, (5, 400))
+    trace = soc_series(system, illumination, gpus, 30.0, 0.8)
+    stored = np.full(5, 0.8 * system.battery_wh)
+    for k in range(400):
+        load = system.bus_power_w + gpus[:, k] * system.gpu_power_w
+        stored, short = battery_step(system, stored, illumination[:, k] * 3000.0, load, 30.0)
+        np.testing.assert_allclose(stored / system.battery_wh, trace.soc[:, k + 1], atol=1e-12)
+        np.testing.assert_allclose(short, trace.shortfall_w[:, k], atol=1e-9)

@@ -103,6 +103,21 @@ def max_gpus_with_runway(
     return np.cumprod(ok, axis=1).sum(axis=1).astype(np.int64) - 1
 
 
+def required_runway_seconds(
+    checkpoint_interval_seconds: float, checkpoint_write_seconds: float, margin_seconds: float
+) -> float:
+    """Runway a satellite must offer before the predictive policy places a pod there.
+
+    The pod's next checkpoint is the sooner of its periodic one and the one the policy
+    forces when it drains the pod just in time. So the runway must cover the restore,
+    that checkpoint's write, the margin, and enough useful work to pay for the move
+    (four times its restore-plus-write overhead, at least five minutes).
+    """
+    overhead = 2.0 * checkpoint_write_seconds
+    useful = min(max(4.0 * overhead, 300.0), checkpoint_interval_seconds)
+    return overhead + margin_seconds + useful
+
+
 def schedulable(policy: str, view: FleetView) -> NDArray[np.bool_]:
     """Satellites whose node accepts new pods at all (taints and readiness)."""
     if policy == "none":

@@ -15,7 +15,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kubesat.core.conditions import FleetConditions
-from kubesat.core.policy import FleetView, feasible, gpus_to_keep, max_gpus_with_runway, score
+from kubesat.core.policy import (
+    FleetView,
+    feasible,
+    gpus_to_keep,
+    max_gpus_with_runway,
+    required_runway_seconds,
+    score,
+)
 from kubesat.core.power import PowerSystem, battery_step
 from kubesat.core.upsets import UpsetEvents, UpsetKind
 from kubesat.core.workloads import DisruptionBudget, JobSpec, backoff_seconds
@@ -300,7 +307,9 @@ class Cluster:
                 :room
             ]
             if units.size:
-                need = float(self.write[job] * 2 + self.interval[job] + self.margin_seconds)
+                need = required_runway_seconds(
+                    float(self.interval[job]), float(self.write[job]), self.margin_seconds
+                )
                 key = (spec.gpus_per_pod, spec.needs_ground_link, need)
                 pending.setdefault(key, []).extend(int(u) for u in units)
         if not pending:

@@ -1,0 +1,58 @@
+"""The manifest parser: the examples parse, and it reads every field the CRD declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import kubesat.spec
+from kubesat.sim.run import load_scenario
+from kubesat.spec import SpecError, parse_constellation
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_examples_parse(path):
+    scenario = load_scenario(path)
+    assert scenario.constellation.satellites
+    assert scenario.jobs
+    assert all(job.ignores_disruptions for job in scenario.jobs)
+
+
+def test_example_sizes_match_their_descriptions():
+    sizes = {p.stem: len(load_scenario(p).constellation.satellites) for p in EXAMPLES}
+    assert sizes == {"starcloud-1": 1, "sso-12": 12, "suncatcher-81": 81, "walker-1000": 1000}
+    walker = load_scenario(ROOT / "examples" / "walker-1000.yaml").constellation
+    assert walker.power.gpus * len(walker.satellites) == 8000
+
+
+def _properties(schema: dict, prefix: str = "") -> set[str]:
+    names = set()
+    for name, child in (schema.get("properties") or {}).items():
+        names.add(name)
+        names |= _properties(child, f"{prefix}{name}.")
+        if child.get("type") == "array":
+            names |= _properties(child.get("items") or {}, f"{prefix}{name}[].")
+    return names
+
+
+def test_parser_reads_every_field_the_crd_declares():
+    crd = yaml.safe_load((ROOT / "crds" / "constellations.kubesat.io.yaml").read_text())
+    spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    source = Path(kubesat.spec.__file__).read_text()
+    missing = sorted(name for name in _properties(spec_schema) if f'"{name}"' not in source)
+    assert missing == []
+
+
+def test_errors_name_the_field_path():
+    manifest = yaml.safe_load((ROOT / "examples" / "sso-12.yaml").read_text().split("---")[0])
+    manifest["spec"]["orbits"]["sunSynchronous"]["altitudeKm"] = 90
+    with pytest.raises(SpecError, match=r"spec.orbits.sunSynchronous.altitudeKm: must be >= 160"):
+        parse_constellation(manifest)
+    manifest["spec"]["orbits"]["walkerDelta"] = {"altitudeKm": 550}
+    with pytest.raises(SpecError, match="exactly one of tle, walkerDelta, sunSynchronous"):
+        parse_constellation(manifest)
