@@ -79,7 +79,11 @@ class ConstellationSpec:
 
 
 def _get(
-    mapping: Mapping[str, Any], key: str, path: str, default: Any = ..., kind: type | tuple = object
+    mapping: Mapping[str, Any],
+    key: str,
+    path: str,
+    default: Any = ...,
+    kind: type | tuple[type, ...] = object,
 ) -> Any:
     value = mapping.get(key, default) if isinstance(mapping, Mapping) else default
     if value is ...:
@@ -89,7 +93,7 @@ def _get(
     return value
 
 
-def _kind_name(kind: type | tuple) -> str:
+def _kind_name(kind: type | tuple[type, ...]) -> str:
     names = {
         int: "an integer",
         float: "a number",

@@ -17,3 +17,17 @@ def test_core_imports_no_kubernetes_metrics_or_shells():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 kept, 0 broken" in result.stdout
+
+
+def test_pure_core_type_checks_strictly():
+    mypy = shutil.which("mypy")
+    assert mypy, "mypy is a dev dependency: pip install -e '.[dev]'"
+    targets = ["operator/kubesat/core", "operator/kubesat/spec.py", "operator/kubesat/telemetry.py"]
+    result = subprocess.run(
+        [mypy, "--no-incremental", *targets],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

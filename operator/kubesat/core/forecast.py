@@ -17,9 +17,16 @@ from kubesat.core.ground import GroundStation, elevation_rad
 from kubesat.core.orbits import Fleet, geodetic, itrs_from_teme
 from kubesat.core.sunlight import shadow_margins_rad, sunlit_mask
 from kubesat.core.timebase import TimeGrid
-from kubesat.core.windows import Intervals, golden_section_max, windows_where_positive
+from kubesat.core.windows import (
+    Evaluate,
+    Intervals,
+    golden_section_max,
+    windows_where_positive,
+)
 
-FluxModel = Callable[[NDArray, NDArray, NDArray], NDArray]
+FluxModel = Callable[
+    [NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]
+]
 """Proton flux (cm⁻² s⁻¹) from latitude (deg), longitude (deg) and altitude (km)."""
 
 SATELLITE_STEPS_PER_CHUNK = 1_000_000  # ~24 MB per (n, T, 3) float64 array
@@ -99,7 +106,7 @@ def eclipse_intervals(
     for where in fleet.chunks(chunk_size_for(sky.grid)):
         start = where.start
 
-        def shifted(f: Callable, start: int = start) -> Callable:
+        def shifted(f: Evaluate, start: int = start) -> Evaluate:
             return lambda idx, t: f(idx + start, t)
 
         margin_pen, margin_umb = shadow_margins_rad(fleet.teme_km(sky.grid, where), sky.sun_teme_km)
@@ -134,7 +141,7 @@ def contact_intervals(
             windows_where_positive(
                 margin,
                 offsets,
-                lambda i, t, s=start: elevation(i + s, t) - mask_rad,
+                _offset_elevation(elevation, start, mask_rad),
                 tolerance_seconds,
             ).shifted(start)
         )
@@ -145,6 +152,15 @@ def contact_intervals(
         elevation, passes.satellite, passes.start_seconds, passes.end_seconds
     )
     return passes, np.degrees(peak)
+
+
+def _offset_elevation(elevation: Evaluate, start: int, mask_rad: float) -> Evaluate:
+    """Elevation margin above the mask of chunk-local satellite indices."""
+
+    def margin(idx: NDArray[np.int64], t: NDArray[np.float64]) -> NDArray[np.float64]:
+        return elevation(idx + start, t) - mask_rad
+
+    return margin
 
 
 def radiation_intervals(

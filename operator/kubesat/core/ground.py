@@ -84,4 +84,6 @@ def elevation_rad(
     up = teme_from_itrs(station.up_itrs, gmst_rad)
     rho = sat_teme_km - site
     distance = np.sqrt(np.einsum("...i,...i->...", rho, rho))
-    return np.arcsin(np.clip(np.einsum("...i,...i->...", rho, up) / distance, -1.0, 1.0))
+    sin_elevation = np.einsum("...i,...i->...", rho, up) / distance
+    elevation: NDArray[np.float64] = np.arcsin(np.clip(sin_elevation, -1.0, 1.0))
+    return elevation

@@ -249,7 +249,7 @@ def walker_delta(
             f"phasing: must be within [0, planes - 1] = [0, {planes - 1}], got {phasing}"
         )
     total = planes * per_plane
-    satellites = []
+    satellites: list[SatelliteOrbit] = []
     for p in range(planes):
         raan = raan0_deg + 360.0 * p / planes
         for k in range(per_plane):
@@ -317,7 +317,7 @@ class Fleet:
         errors, positions, _ = SatrecArray([s.satrec for s in chosen]).sgp4(jd, fr)
         if check and errors.any():
             self._raise_sgp4_error(chosen, errors, grid)
-        return positions
+        return np.asarray(positions, dtype=np.float64)
 
     def teme_km_at(
         self, indices: NDArray[np.int64], grid: TimeGrid, offsets_seconds: NDArray[np.float64]
@@ -357,17 +357,23 @@ def _rotate_z(vectors: NDArray[np.float64], angle_rad: NDArray[np.float64]) -> N
     return np.stack([c * x - s * y, s * x + c * y, z], axis=-1)
 
 
-def itrs_from_teme(teme_km: NDArray[np.float64], gmst_rad: NDArray[np.float64]) -> NDArray:
+def itrs_from_teme(
+    teme_km: NDArray[np.float64], gmst_rad: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Rotate TEME positions (..., 3) into ITRS by GMST 1982 angles broadcast over (...)."""
     return _rotate_z(teme_km, -gmst_rad)
 
 
-def teme_from_itrs(itrs_km: NDArray[np.float64], gmst_rad: NDArray[np.float64]) -> NDArray:
+def teme_from_itrs(
+    itrs_km: NDArray[np.float64], gmst_rad: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Rotate Earth-fixed ITRS vectors (..., 3) into TEME by GMST 1982 angles."""
     return _rotate_z(itrs_km, gmst_rad)
 
 
-def geodetic(itrs_km: NDArray[np.float64]) -> tuple[NDArray, NDArray, NDArray]:
+def geodetic(
+    itrs_km: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """WGS-84 latitude (deg), longitude (deg, -180..180) and altitude (km) of ITRS positions.
 
     Bowring's method with two iterations: sub-metre in LEO.

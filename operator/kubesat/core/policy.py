@@ -100,7 +100,8 @@ def max_gpus_with_runway(
     )
     ok = runway >= np.asarray(required_seconds, dtype=np.float64).reshape(-1, 1)
     # runway falls with load: the count of leading True values is the answer
-    return np.cumprod(ok, axis=1).sum(axis=1).astype(np.int64) - 1
+    leading: NDArray[np.int64] = np.cumprod(ok, axis=1).sum(axis=1).astype(np.int64) - 1
+    return leading
 
 
 def required_runway_seconds(
@@ -142,7 +143,11 @@ def feasible(
         ok &= view.link
     if policy == "predictive":
         runway = runway_seconds(
-            power, view.soc_wh, view.busy_gpus + gpus, view.seconds_to_shadow, view.shadow_seconds
+            power,
+            view.soc_wh,
+            (view.busy_gpus + gpus).astype(np.float64),
+            view.seconds_to_shadow,
+            view.shadow_seconds,
         )
         ok &= runway >= required_runway_seconds
     return ok
@@ -159,18 +164,23 @@ def score(policy: str, power: PowerSystem, view: FleetView, gpus: int) -> NDArra
     if policy != "predictive":
         return view.free_gpus / capacity
     runway = runway_seconds(
-        power, view.soc_wh, view.busy_gpus + gpus, view.seconds_to_shadow, view.shadow_seconds
+        power,
+        view.soc_wh,
+        (view.busy_gpus + gpus).astype(np.float64),
+        view.seconds_to_shadow,
+        view.shadow_seconds,
     )
     runway_part = np.minimum(runway, RUNWAY_SCORE_CAP_SECONDS) / RUNWAY_SCORE_CAP_SECONDS
     battery_part = view.soc_wh / max(power.battery_wh, 1e-9)
     packing_part = 1.0 - view.free_gpus / capacity
-    return (
+    total: NDArray[np.float64] = (
         4.0 * runway_part
         + 1.0 * battery_part
         + 0.5 * view.link
         - 2.0 * view.high_radiation
         + 0.5 * packing_part
     )
+    return total
 
 
 def gpus_to_keep(

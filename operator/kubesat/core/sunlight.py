@@ -20,7 +20,13 @@ SUN_RADIUS_KM: Final = 695_700.0  # IAU 2015 nominal solar radius
 
 def _shadow_cosines(
     sat_km: NDArray[np.float64], sun_km: NDArray[np.float64]
-) -> tuple[NDArray, NDArray, NDArray, NDArray, NDArray]:
+) -> tuple[
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+]:
     """cos c, and sines and cosines of the apparent radii a (Sun) and b (Earth)."""
     to_sun = sun_km - sat_km
     d_sun = np.sqrt(np.einsum("...i,...i->...", to_sun, to_sun))
@@ -51,7 +57,8 @@ def sunlit_mask(sat_km: NDArray[np.float64], sun_km: NDArray[np.float64]) -> NDA
     c >= a + b written as cos c <= cos(a + b): no inverse trigonometry in the hot path.
     """
     cos_c, sin_a, cos_a, sin_b, cos_b = _shadow_cosines(sat_km, sun_km)
-    return cos_c <= cos_a * cos_b - sin_a * sin_b
+    lit: NDArray[np.bool_] = cos_c <= cos_a * cos_b - sin_a * sin_b
+    return lit
 
 
 def illuminated_fraction(
