@@ -42,3 +42,39 @@ cluster-down: ## stop the control plane of cluster-up and remove its data
 	$(PYTHON) -m tests.support.controlplane down
 
 .PHONY: controlplane cluster-up cluster-status cluster-down
+
+# -- packaging: image, Helm chart, kind quickstart ------------------------------------
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml | head -n 1)
+IMAGE ?= kubesat:$(VERSION)
+
+chart-sync: ## copy crds/, deploy/dashboards, deploy/alerts and the RBAC rules into charts/kubesat
+	deploy/sync-chart-assets.sh
+
+verify: ## fail if the chart's copies (CRDs, dashboards, alerts, RBAC rules) differ from their sources
+	deploy/sync-chart-assets.sh --check
+
+image: ## build the operator image kubesat:<version> (needs Docker; IMAGE=... to rename)
+	docker build -t $(IMAGE) .
+
+kind-up: ## kind cluster + kube-prometheus-stack + kubesat chart + example (needs Docker, kind, helm)
+	deploy/kind/up.sh
+
+kind-down: ## delete the kind cluster of kind-up
+	deploy/kind/down.sh
+
+.PHONY: chart-sync verify image kind-up kind-down
+
+# -- observability: metrics, dashboards, alerts ----------------------------------------
+METRICS_PORT ?= 9464
+
+alerts: ## check and unit-test the Prometheus alert rules with promtool
+	promtool check rules deploy/alerts/kubesat-rules.yaml
+	promtool test rules deploy/alerts/kubesat-rules.test.yaml
+
+test-prometheus: ## dashboards and alerts against a real Prometheus scraping a live simulation
+	$(PYTHON) -m pytest -q -m prometheus tests/integration/test_prometheus.py
+
+simulate-live: install ## simulate sso-12 at its clock's speedup, serving metrics on port METRICS_PORT (9464)
+	kubesat simulate examples/sso-12.yaml --duration 24h --metrics-port $(METRICS_PORT) --linger 600
+
+.PHONY: alerts test-prometheus simulate-live
