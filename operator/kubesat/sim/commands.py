@@ -56,6 +56,35 @@ def add_simulate_parser(commands: Any) -> None:
     sim.add_argument("--json", type=Path, default=None, metavar="OUT", help="write JSON here")
     sim.add_argument("--plots", type=Path, default=None, metavar="DIR", help="write PNG plots here")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    live = sim.add_argument_group("watching a run live (Prometheus)")
+    live.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="serve the kubesat_* metrics on this port while the run goes (0: any free port)",
+    )
+    live.add_argument(
+        "--metrics-address",
+        default="0.0.0.0",
+        metavar="ADDR",
+        help="address the metrics server listens on (default 0.0.0.0)",
+    )
+    live.add_argument(
+        "--speedup",
+        type=float,
+        default=None,
+        metavar="X",
+        help="with --metrics-port: simulated seconds per wall second "
+        "(default: the Constellation's spec.clock.speedup)",
+    )
+    live.add_argument(
+        "--linger",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --metrics-port: keep serving the final values this long (default 0)",
+    )
     sim.set_defaults(run=run_simulate)
 
 
@@ -91,6 +120,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     policies = (
         list(POLICIES) if args.policy == "all" else [args.policy or scenario.constellation.policy]
     )
+    live = _live_metrics(args, scenario.constellation.clock.speedup)  # None: no --metrics-port
     show = not args.quiet
     if show:
         print(
@@ -102,7 +132,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     outcomes = {}
     for policy in policies:
         bar = ProgressBar(policy, environment.steps, show and sys.stderr.isatty())
-        outcomes[policy] = simulate(scenario, environment, policy, bar)
+        outcomes[policy] = simulate(
+            scenario, environment, policy, bar, live.on_snapshot if live else None
+        )
     document = report_document(outcomes)
     print_report(scenario.constellation.name, args.duration, document)
     if args.json is not None:
@@ -115,7 +147,27 @@ def run_simulate(args: argparse.Namespace) -> int:
 
         for path in write_plots(args.plots, scenario, environment, outcomes):
             print(f"wrote {path}", file=sys.stderr)
+    if live is not None:
+        sys.stdout.flush()
+        live.linger(args.linger)
     return 0
+
+
+def _live_metrics(args: argparse.Namespace, default_speedup: float) -> Any:
+    """The metrics server of --metrics-port (None without it), already serving."""
+    if args.metrics_port is None:
+        for option, value in (("--speedup", args.speedup), ("--linger", args.linger or None)):
+            if value is not None:
+                raise ValueError(f"{option}: only applies with --metrics-port")
+        return None
+    if not 0 <= args.metrics_port <= 65535:
+        raise ValueError(f"--metrics-port: expected 0..65535, got {args.metrics_port}")
+    if not args.linger >= 0:
+        raise ValueError(f"--linger: must be >= 0 seconds, got {args.linger:g}")
+    from kubesat.sim.live import LiveMetrics
+
+    speedup = default_speedup if args.speedup is None else args.speedup
+    return LiveMetrics(args.metrics_port, speedup, args.metrics_address).start()
 
 
 def report_document(outcomes: dict[str, Any]) -> dict[str, Any]:
