@@ -364,3 +364,21 @@ def test_live_metrics_rejects_a_bad_speedup():
 def test_simulate_rejects_bad_live_options(argv, message, capsys):
     assert main(["simulate", str(ROOT / "examples/sso-12.yaml"), "--quiet", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_every_exported_family_is_documented_in_the_readme():
+    """The README's metric table names every family the collector and operator export."""
+    import re
+    from pathlib import Path
+
+    from kubesat.metrics import OperatorMetrics
+
+    registry, _ = registry_with(snapshot())
+    OperatorMetrics(registry)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    documented = set(re.findall(r"\| `(kubesat_[a-z_]+)` \|", readme))
+    exported = {metric.name for metric in registry.collect()}
+    # counters are exposed with a _total suffix that the family name omits
+    exported = {name if name in documented else f"{name}_total" for name in exported}
+    assert len(exported) >= 25
+    assert exported <= documented, sorted(exported - documented)
