@@ -66,7 +66,10 @@ def compute_conditions(
         if flux_model is not None:
             flux[where] = flux_model(la, lo, alt)
     step = float(grid.offsets_seconds[1] - grid.offsets_seconds[0]) if t > 1 else 1.0
-    to_shadow, shadow_length = shadow_timing(illumination < 1.0, step)
+    to_shadow = np.empty((n, t), np.float32)
+    shadow_length = np.empty((n, t), np.float32)
+    for where in fleet.chunks(max(1, chunk_size_for(grid) // 4)):
+        to_shadow[where], shadow_length[where] = shadow_timing(illumination[where] < 1.0, step)
     return FleetConditions(
         grid, illumination, link, flux, lat, lon, height, to_shadow, shadow_length
     )

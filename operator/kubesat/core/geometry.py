@@ -17,6 +17,9 @@ from kubesat.core.ephemeris import sun_gcrs_km
 from kubesat.core.timebase import TimeGrid
 
 
+TIME_CHUNK = 1024  # instants per Skyfield call when building a Sky
+
+
 @dataclass(frozen=True)
 class Sky:
     """Sun position and Earth rotation angle over a grid, in the TEME frame."""
@@ -34,13 +37,17 @@ class Sky:
         """
         from skyfield.sgp4lib import TEME, theta_GMST1982
 
-        t = grid.skyfield_times()
-        gcrs_to_teme = np.asarray(TEME.rotation_at(t), dtype=np.float64).reshape(3, 3, -1)
         sun = sun_gcrs_km(grid)
-        sun_teme = np.einsum("ijt,tj->ti", gcrs_to_teme, sun)
-        theta, _ = theta_GMST1982(t.whole, t.ut1_fraction)
-        gmst = np.unwrap(np.atleast_1d(np.asarray(theta, dtype=np.float64)))
-        return cls(grid, np.ascontiguousarray(sun_teme), gmst)
+        sun_teme = np.empty_like(sun)
+        theta = np.empty(len(grid))
+        # Skyfield's precession-nutation matrices take ~20 kB an instant: go in chunks
+        for start in range(0, len(grid), TIME_CHUNK):
+            part = slice(start, min(start + TIME_CHUNK, len(grid)))
+            t = grid.skyfield_times(grid.offsets_seconds[part])
+            gcrs_to_teme = np.asarray(TEME.rotation_at(t), dtype=np.float64).reshape(3, 3, -1)
+            sun_teme[part] = np.einsum("ijt,tj->ti", gcrs_to_teme, sun[part])
+            theta[part] = np.atleast_1d(theta_GMST1982(t.whole, t.ut1_fraction)[0])
+        return cls(grid, np.ascontiguousarray(sun_teme), np.unwrap(theta))
 
     def sun_at(self, offsets_seconds: NDArray[np.float64]) -> NDArray[np.float64]:
         """Sun position (K, 3) in TEME at arbitrary offsets within the grid."""

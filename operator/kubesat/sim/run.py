@@ -13,7 +13,7 @@ import yaml
 from kubesat.core.conditions import FleetConditions, compute_conditions
 from kubesat.core.geometry import Sky
 from kubesat.core.orbits import Fleet
-from kubesat.core.power import energy_bound_gpu_seconds
+from kubesat.core.power import PowerSystem, energy_bound_gpu_seconds
 from kubesat.core.timebase import TimeGrid
 from kubesat.core.upsets import UpsetEvents, sample_upsets
 from kubesat.core.workloads import DisruptionBudget, JobSpec
@@ -177,12 +177,22 @@ def simulate(
     outcome = cluster.run(
         steps, progress, sample_every=max(1, steps // 2000), on_snapshot=on_snapshot
     )
-    bound = energy_bound_gpu_seconds(
-        c.power,
-        environment.conditions.illumination[:, :steps].astype(np.float64),
-        environment.conditions.step_seconds,
-        c.initial_state_of_charge,
+    outcome.energy_bound_gpu_seconds = fleet_energy_bound(
+        c.power, environment.conditions, steps, c.initial_state_of_charge
     )
-    outcome.energy_bound_gpu_seconds = float(bound.sum())
     outcome.demand_gpu_seconds = float(sum(j.total_work_gpu_seconds for j in scenario.jobs))
     return outcome
+
+
+def fleet_energy_bound(
+    power: PowerSystem, conditions: FleetConditions, steps: int, initial_soc: float
+) -> float:
+    """The energy bound of the whole fleet over the first `steps` steps (GPU-seconds),
+    computed a block of satellites at a time to keep memory flat."""
+    total = 0.0
+    for start in range(0, conditions.illumination.shape[0], 64):
+        block = conditions.illumination[start : start + 64, :steps].astype(np.float64)
+        total += float(
+            energy_bound_gpu_seconds(power, block, conditions.step_seconds, initial_soc).sum()
+        )
+    return total

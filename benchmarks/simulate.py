@@ -1,0 +1,126 @@
+"""Simulated seconds per wall second of `kubesat simulate`, against its physics-only rate.
+
+    python benchmarks/simulate.py                                   # walker-1000, 24 h, all
+    python benchmarks/simulate.py --example sso-12 --duration 6h --policy predictive
+
+Definitions (wall times of one process, `time.perf_counter`):
+
+- physics-only rate = duration / wall time of `prepare()`: sampling every satellite's
+  sunlight, ground links, radiation flux and upsets over the run (plus the lookahead).
+- sim rate (per policy) = duration / wall time of `simulate()`: the time-stepped policy
+  loop (scheduler, Job controller, evictions, batteries) over those conditions.
+- ratio = sim rate / physics-only rate = prepare time / simulate time: how the policy
+  loop's speed compares with the physics it consumes (> 1: the loop is the faster part).
+- end to end = duration / (prepare + simulate), what one `kubesat simulate --policy X`
+  costs beyond start-up.
+
+With --repeats > 1 each time is the best of the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+try:
+    import kubesat  # noqa: F401
+except ImportError:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
+
+from kubesat.core.policy import POLICIES
+from kubesat.sim.commands import parse_duration
+from kubesat.sim.run import load_scenario, prepare, simulate
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def example_path(text: str) -> Path:
+    """A YAML path, or the name of a file in examples/ ('walker-1000')."""
+    path = Path(text)
+    if path.is_file():
+        return path
+    named = EXAMPLES / (text if text.endswith(".yaml") else f"{text}.yaml")
+    if named.is_file():
+        return named
+    known = ", ".join(sorted(p.stem for p in EXAMPLES.glob("*.yaml")))
+    raise argparse.ArgumentTypeError(
+        f"--example: no file {text!r} and no example of that name ({known})"
+    )
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set of this process (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def timed(repeats: int, run: Any) -> tuple[float, Any]:
+    """Best wall time of `run()` over `repeats`, and the last result."""
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--example",
+        type=example_path,
+        default=EXAMPLES / "walker-1000.yaml",
+        help="scenario YAML or example name (walker-1000)",
+    )
+    parser.add_argument(
+        "--duration", type=parse_duration, default=parse_duration("24h"), help="span (24h)"
+    )
+    parser.add_argument(
+        "--policy", choices=[*POLICIES, "all"], default="all", help="policy to time (all)"
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="best of this many runs (1)")
+    args = parser.parse_args(argv)
+
+    scenario = load_scenario(args.example)
+    c = scenario.constellation
+    policies = list(POLICIES) if args.policy == "all" else [args.policy]
+    duration = args.duration
+    print(
+        f"{c.name} ({args.example.name}): {len(c.satellites)} satellites x "
+        f"{c.power.gpus} GPUs, {len(scenario.jobs)} jobs, {duration / 3600:g} h at "
+        f"{c.clock.step_seconds:g} s steps; best of {args.repeats}"
+    )
+    print(f"python {platform.python_version()}, {platform.machine()}")
+
+    prepare_wall, environment = timed(args.repeats, lambda: prepare(scenario, duration))
+    physics_rate = duration / prepare_wall
+    rss_after_prepare = peak_rss_mb()
+    print(
+        f"  physics only  prepare()  {prepare_wall:8.2f} s  {physics_rate:10,.0f} sim-s/s"
+        f"  (sunlight, links, flux, upsets over {environment.conditions.illumination.shape[1]}"
+        " steps incl. the lookahead)"
+    )
+    print(
+        f"  {'policy':<12}{'simulate()':>12}{'sim rate':>16}{'ratio':>8}"
+        f"{'end to end':>16}{'goodput':>9}"
+    )
+    for policy in policies:
+        wall, outcome = timed(args.repeats, lambda p=policy: simulate(scenario, environment, p))
+        rate = duration / wall
+        print(
+            f"  {policy:<12}{wall:10.2f} s{rate:10,.0f} sim-s/s{rate / physics_rate:8.2f}"
+            f"{duration / (wall + prepare_wall):10,.0f} sim-s/s{outcome.goodput_ratio:9.3f}"
+        )
+    print(
+        f"  peak RSS {rss_after_prepare:.0f} MB after prepare(), {peak_rss_mb():.0f} MB at the end"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
