@@ -100,8 +100,9 @@ def gpu_node(kube_api: Any) -> Iterator[str]:
                 )
             ],
         )
-        # Spec and status are separate: status only through the subresource.
-        core.replace_node_status(name, node)
+        # Spec and status are separate: status only through the subresource. A patch,
+        # not a replace: the node-lifecycle controller may have touched the node already.
+        core.patch_node_status(name, {"status": kube_api.sanitize_for_serialization(node.status)})
         # The kubelet's heartbeat, owned by the node as the kubelet does it.
         k8s.CoordinationV1Api(kube_api).create_namespaced_lease(
             "kube-node-lease",
