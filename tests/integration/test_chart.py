@@ -27,10 +27,10 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
@@ -42,6 +42,7 @@ from tests.support.controlplane import (
     find_bin_dir,
     pinned_versions,
 )
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.helm
 
@@ -55,7 +56,6 @@ CRD_NAMES = (
 )
 KUBE_VERSION = pinned_versions()["kubernetes"]
 IN_CI = os.environ.get("CI", "").lower() == "true"
-T = TypeVar("T")
 
 Rule = tuple[str, str, str]  # (apiGroup, resource[/subresource], verb)
 CLUSTER_RULES = runpy.run_path(str(ROOT / "operator" / "kubesat" / "k8s" / "permissions.py"))[
@@ -107,18 +107,6 @@ DENIED_SAMPLE: tuple[Rule, ...] = (
     ("*", "*", "*"),
     ("", "*", "get"),
 )
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
 
 
 # -- helm -----------------------------------------------------------------------------

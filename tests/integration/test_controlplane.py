@@ -14,34 +14,21 @@ that part, and only for pods whose deletion the controllers already started.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from kubernetes import client as k8s
 
 from tests.support.controlplane import LocalControlPlane, close_api_client, pinned_versions
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.controlplane
 
 GPU = "nvidia.com/gpu"
 SAT_TAINT_KEY = "kubesat.io/satellite"
-T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)
 
 
 def status_of(call: Callable[[], Any]) -> int:

@@ -14,13 +14,14 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
 from kubernetes import client as k8s
 
 from tests.support.controlplane import close_api_client
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.controlplane
 
@@ -32,7 +33,6 @@ REFERENCE_TLE = REPO / "tests" / "data" / "reference.tle"
 GROUP = "kubesat.io"
 VERSION = "v1alpha1"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
-T = TypeVar("T")
 
 GOOD_CONSTELLATION: dict[str, Any] = {
     "apiVersion": f"{GROUP}/{VERSION}",
@@ -68,18 +68,6 @@ GOOD_CONSTELLATION: dict[str, Any] = {
         "clock": {"start": "2026-11-24T00:00:00Z", "speedup": 60, "stepSeconds": 10},
     },
 }
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def install_crds(api: Any) -> list[str]:

@@ -30,10 +30,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
@@ -50,6 +50,7 @@ from tests.support.grafana import (
     substitute,
     variable_queries,
 )
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(420)]
 
@@ -65,7 +66,6 @@ VARIABLES = {
     "__interval": "2s",
     "__range": "1m",
 }
-T = TypeVar("T")
 
 
 def binary(name: str) -> str:
@@ -82,17 +82,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)
 
 
 @dataclass
