@@ -16,7 +16,6 @@ from numpy.typing import NDArray
 from kubesat.core.ephemeris import sun_gcrs_km
 from kubesat.core.timebase import TimeGrid
 
-
 TIME_CHUNK = 1024  # instants per Skyfield call when building a Sky
 
 
