@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,24 +24,20 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _positive_hours(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--hours: must be a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"--hours: must be > 0, got {text}")
-    return value
+def positive_number(flag: str, unit: str = "") -> Callable[[str], float]:
+    """An argparse type: a number > 0, the error naming the flag."""
+    suffix = f" {unit}" if unit else ""
 
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag}: must be a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{flag}: must be > 0{suffix}, got {text}")
+        return value
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--step: must be a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"--step: must be > 0 seconds, got {text}")
-    return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fc.add_argument("--tle", required=True, type=Path, help="TLE file (3-line or 2-line sets)")
     fc.add_argument("--start", required=True, help="start instant, e.g. 2026-11-24T00:00:00Z")
-    fc.add_argument("--hours", type=_positive_hours, default=24.0, help="span (default 24)")
+    fc.add_argument(
+        "--hours", type=positive_number("--hours"), default=24.0, help="span (default 24)"
+    )
     fc.add_argument(
         "--station",
         action="append",
@@ -69,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fc.add_argument(
         "--step",
-        type=_positive_seconds,
+        type=positive_number("--step", "seconds"),
         default=10.0,
         help="sampling step in seconds before boundary refinement (default 10)",
     )
@@ -82,9 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--no-radiation", action="store_true", help="skip the SAA passes")
     fc.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
+    from kubesat.k8s.commands import add_operator_parser
     from kubesat.sim.commands import add_simulate_parser
 
     add_simulate_parser(commands)
+    add_operator_parser(commands)
     return parser
 
 

@@ -1,0 +1,277 @@
+"""kubesat-scheduler: a second scheduler in the operator process.
+
+It places the pods whose `spec.schedulerName` is `kubesat-scheduler`, with the policy's
+filter and score (`kubesat.core.policy.feasible` and `score`, the same functions the
+simulator runs) over a `FleetView` of every constellation built from live state: battery,
+forecast runway, free healthy GPUs (pods bound but not yet running count as allocated),
+ground link, radiation. It also honours taints and tolerations and `nodeSelector`. A pod
+goes to the best-scoring satellite of any constellation, through the Binding subresource.
+A pod that fits nowhere stays Pending with a `FailedScheduling` Event (and a PodScheduled
+condition) that says how many satellites failed for which reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kubesat.core.policy import feasible, required_runway_seconds, runway_seconds, score
+from kubesat.k8s.api import URGENT, status_of
+from kubesat.k8s.objects import JobInfo, PodInfo
+
+if TYPE_CHECKING:
+    from kubesat.k8s.runtime import FleetRuntime
+
+logger = logging.getLogger("kubesat.scheduler")
+
+NAME = "kubesat-scheduler"
+DEFAULT_WORK_INTERVAL = 1800.0
+DEFAULT_WRITE = 30.0
+ASSUME_SECONDS = 30.0  # forget a binding the watch never confirmed after this long
+EVENT_REPEAT_SECONDS = 60.0
+
+
+@dataclass
+class Assumed:
+    fleet: tuple[str, str]
+    sat: int
+    gpus: int
+    wall: float
+
+
+class Scheduler:
+    """Binds pending kubesat-scheduler pods; one pass at a time, woken by pod events."""
+
+    def __init__(self, api: Any, event: Any, metrics: Any = None) -> None:
+        self.api = api
+        self.event = event
+        self.metrics = metrics
+        self.assumed: dict[str, Assumed] = {}
+        self.reported: dict[str, tuple[str, float]] = {}
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self.last_pass = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def maybe_run(
+        self,
+        fleets: dict[tuple[str, str], FleetRuntime],
+        pods_index: Any,
+        jobs_index: Any,
+        min_interval: float = 0.1,
+    ) -> None:
+        """A pass if woken (a pod event) or a second has gone by; skipped if one runs."""
+        now = time.monotonic()
+        due = self._wake.is_set() or now - self.last_pass >= 1.0
+        if not due or now - self.last_pass < min_interval or self._lock.locked():
+            return
+        async with self._lock:
+            self._wake.clear()
+            self.last_pass = now
+            self.run_once(fleets, pods_index, jobs_index)
+
+    # -- one pass ----------------------------------------------------------------------
+
+    def run_once(
+        self, fleets: dict[tuple[str, str], FleetRuntime], pods_index: Any, jobs_index: Any
+    ) -> None:
+        wall = time.monotonic()
+        pending = [
+            p
+            for p in pods_index.get("", [])
+            if p.scheduler == "kubesat-scheduler" and not p.terminal and not p.deleting
+        ]
+        # forget assumptions the watch confirmed (the pod is bound) or never will
+        pending_uids = {p.uid for p in pending}
+        for uid in list(self.assumed):
+            if uid not in pending_uids or wall - self.assumed[uid].wall > ASSUME_SECONDS:
+                del self.assumed[uid]
+        for uid in list(self.reported):
+            if uid not in pending_uids:
+                del self.reported[uid]
+        pending = [p for p in pending if p.uid not in self.assumed]
+        if not pending:
+            return
+        live = {k: f for k, f in fleets.items() if f.schedulable}
+        views = {}
+        for key, fleet in live.items():
+            allocated = fleet.pods.allocated(pods_index)
+            for a in self.assumed.values():
+                if a.fleet == key:
+                    allocated[a.sat] += a.gpus
+            views[key] = fleet.view(allocated)
+        for pod in sorted(pending, key=lambda p: (p.created, p.name)):
+            started = time.perf_counter()
+            self._place(pod, live, views, jobs_index, wall)
+            if self.metrics is not None:
+                result = "bound" if pod.uid in self.assumed else "unschedulable"
+                self.metrics.observe_scheduling(result, time.perf_counter() - started)
+
+    def _needs(self, pod: PodInfo, jobs_index: Any) -> tuple[float, float]:
+        """(checkpoint interval, checkpoint write) of the pod's work."""
+        work = pod.work
+        if pod.job is not None and (pod.namespace, pod.job) in jobs_index:
+            info: JobInfo | None = next(iter(jobs_index[(pod.namespace, pod.job)]), None)
+            if info is not None and info.work is not None:
+                work = info.work
+        if work is None:
+            return DEFAULT_WORK_INTERVAL, DEFAULT_WRITE
+        return work.checkpoint_interval_seconds, work.checkpoint_write_seconds
+
+    def _place(
+        self,
+        pod: PodInfo,
+        fleets: dict[tuple[str, str], FleetRuntime],
+        views: dict[tuple[str, str], Any],
+        jobs_index: Any,
+        wall: float,
+    ) -> None:
+        interval, write = self._needs(pod, jobs_index)
+        reasons: Counter[str] = Counter()
+        best: tuple[float, tuple[str, str], int] | None = None
+        total = 0
+        for key, fleet in fleets.items():
+            view = views[key]
+            spec = fleet.spec
+            need = required_runway_seconds(interval, write, spec.predictive_margin_seconds)
+            ok = feasible(spec.policy, spec.power, view, pod.gpus, pod.needs_link, need)
+            ok &= fleet.nodes.registered
+            extra = fleet.placement_mask(pod)
+            ok &= extra
+            total += fleet.n
+            if not ok.all():
+                reasons.update(self._why(fleet, view, pod, need, extra))
+            if not ok.any():
+                continue
+            points = score(spec.policy, spec.power, view, pod.gpus)
+            i = int(np.flatnonzero(ok)[np.argmax(points[ok])])
+            if best is None or points[i] > best[0]:
+                best = (float(points[i]), key, i)
+        if best is None:
+            self._unschedulable(pod, total, reasons, wall)
+            return
+        _, key, i = best
+        fleet = fleets[key]
+        views[key].free_gpus[i] -= pod.gpus
+        views[key].busy_gpus[i] += pod.gpus
+        self.assumed[pod.uid] = Assumed(key, i, pod.gpus, wall)
+        self._bind(pod, fleet.nodes.names[i])
+
+    def _why(
+        self, fleet: FleetRuntime, view: Any, pod: PodInfo, need: float, extra: Any
+    ) -> Counter[str]:
+        """The first reason each satellite fails, as the default scheduler's summary."""
+        policy = fleet.spec.policy
+        checks = [
+            ("node not registered", ~fleet.nodes.registered),
+            ("node not ready", ~view.ready),
+            ("radiation upset", view.upset if policy != "none" else np.zeros(fleet.n, bool)),
+            ("low power", ~view.powered if policy != "none" else np.zeros(fleet.n, bool)),
+            (
+                "not in full sunlight",
+                (view.illumination < 1.0) if policy == "reactive" else np.zeros(fleet.n, bool),
+            ),
+            ("untolerated taint or node selector mismatch", ~extra),
+            ("Insufficient nvidia.com/gpu", view.free_gpus < pod.gpus),
+            ("no ground link", ~view.link if pod.needs_link else np.zeros(fleet.n, bool)),
+        ]
+        if policy == "predictive":
+            runway = runway_seconds(
+                fleet.spec.power,
+                view.soc_wh,
+                view.busy_gpus + pod.gpus,
+                view.seconds_to_shadow,
+                view.shadow_seconds,
+            )
+            checks.append(
+                (
+                    f"power runway shorter than the {need:.0f} s the pod needs "
+                    "before it can be drained",
+                    runway < need,
+                )
+            )
+        left = np.ones(fleet.n, bool)
+        out: Counter[str] = Counter()
+        for reason, failed in checks:
+            hit = left & failed
+            if hit.any():
+                out[reason] += int(hit.sum())
+            left &= ~failed
+        return out
+
+    def _unschedulable(self, pod: PodInfo, total: int, reasons: Counter[str], wall: float) -> None:
+        if total == 0:
+            message = "0/0 nodes are available: no satellites (no Constellation is running)."
+        else:
+            parts = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
+            message = f"0/{total} nodes are available: {parts}."
+        last = self.reported.get(pod.uid)
+        if last is not None and last[0] == message and wall - last[1] < EVENT_REPEAT_SECONDS:
+            return
+        self.reported[pod.uid] = (message, wall)
+        self.event(pod.reference(), "Warning", "FailedScheduling", message, component=NAME)
+        body = {
+            "status": {
+                "conditions": [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": message,
+                    }
+                ]
+            }
+        }
+        self.api.submit(
+            ("pod-status", pod.uid),
+            "patch",
+            "pods/status",
+            lambda: self.api.core.patch_namespaced_pod_status(pod.name, pod.namespace, body),
+            priority=URGENT,
+        )
+
+    def _bind(self, pod: PodInfo, node: str) -> None:
+        from kubernetes import client
+
+        body = client.V1Binding(
+            metadata=client.V1ObjectMeta(name=pod.name, namespace=pod.namespace, uid=pod.uid),
+            target=client.V1ObjectReference(api_version="v1", kind="Node", name=node),
+        )
+
+        def call() -> Any:
+            # kubernetes-client/python#547: the generated call raises ValueError on success
+            # while deserialising the reply; the raw response avoids it.
+            response = self.api.core.create_namespaced_pod_binding(
+                pod.name, pod.namespace, body, _preload_content=False
+            )
+            response.release_conn()
+            return response.status
+
+        def done(_: Any, error: BaseException | None) -> None:
+            if error is None:
+                self.event(
+                    pod.reference(),
+                    "Normal",
+                    "Scheduled",
+                    f"Successfully assigned {pod.namespace}/{pod.name} to {node}",
+                    component=NAME,
+                )
+            else:
+                self.assumed.pop(pod.uid, None)
+                if status_of(error) not in (404, 409):
+                    logger.warning(
+                        "binding %s/%s to %s failed: %s", pod.namespace, pod.name, node, error
+                    )
+                self.wake()
+
+        self.api.submit(
+            ("pod-binding", pod.uid), "create", "pods/binding", call, priority=URGENT, on_done=done
+        )
