@@ -25,7 +25,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
@@ -33,6 +33,7 @@ from kubernetes import client as k8s
 
 from kubesat.k8s.permissions import CLUSTER_RULES
 from tests.support.controlplane import close_api_client, free_port
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "crds"
@@ -40,21 +41,6 @@ GROUP, VERSION = "kubesat.io", "v1alpha1"
 SYSTEM_NAMESPACE = "kubesat-e2e-system"
 SERVICE_ACCOUNT = "kubesat-operator"
 CLUSTER_ROLE = "kubesat-e2e-operator"
-T = TypeVar("T")
-
-
-def wait_for(
-    what: str, probe: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.25
-) -> T:
-    """Poll `probe` until it returns something truthy; fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 # -- cluster-wide setup ----------------------------------------------------------------

@@ -22,17 +22,10 @@ def _port(text: str) -> int:
     return value
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
 def add_operator_parser(commands: Any) -> None:
+    """Register `kubesat operator`."""
+    from kubesat.cli import positive_number
+
     op = commands.add_parser(
         "operator",
         help="run the Kubernetes operator (satellites as nodes, pod runtime, scheduler)",
@@ -74,21 +67,21 @@ def add_operator_parser(commands: Any) -> None:
     tuning = op.add_argument_group("tuning")
     tuning.add_argument(
         "--lease-renew-seconds",
-        type=_positive,
+        type=positive_number("--lease-renew-seconds", "seconds"),
         default=15.0,
         metavar="S",
         help="node Lease renewal period, wall seconds (default 15; kubelets use 10)",
     )
     tuning.add_argument(
         "--persist-seconds",
-        type=_positive,
+        type=positive_number("--persist-seconds", "seconds"),
         default=5.0,
         metavar="S",
         help="how often durable state is written, wall seconds (default 5)",
     )
     tuning.add_argument(
         "--status-refresh-seconds",
-        type=_positive,
+        type=positive_number("--status-refresh-seconds", "seconds"),
         default=60.0,
         metavar="S",
         help="Satellite battery/position refresh period when nothing else changes (default 60)",
