@@ -42,6 +42,7 @@ from tests.support.controlplane import (
     find_bin_dir,
     pinned_versions,
 )
+from tests.support.prerequisites import missing
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.helm
@@ -55,7 +56,6 @@ CRD_NAMES = (
     "satellites.kubesat.io",
 )
 KUBE_VERSION = pinned_versions()["kubernetes"]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 Rule = tuple[str, str, str]  # (apiGroup, resource[/subresource], verb)
 CLUSTER_RULES = runpy.run_path(str(ROOT / "operator" / "kubesat" / "k8s" / "permissions.py"))[
@@ -165,10 +165,7 @@ class Helm:
 def helm(tmp_path_factory: pytest.TempPathFactory) -> Helm:
     binary = find_helm()
     if binary is None or not os.access(binary, os.X_OK):
-        reason = "no helm binary: run `make controlplane` (builds helm) or set KUBESAT_HELM"
-        if IN_CI:
-            pytest.fail(f"CI=true and {reason}")
-        pytest.skip(reason)
+        missing("no helm binary: run `make controlplane` (builds helm) or set KUBESAT_HELM")
     return Helm(binary, tmp_path_factory.mktemp("helm-home"))
 
 
@@ -386,9 +383,7 @@ def test_assets_are_copied_verbatim_and_never_templated(helm: Helm, tmp_path: Pa
 def test_rendered_rules_pass_promtool(helm: Helm, full_chart: Path, tmp_path: Path):
     promtool = shutil.which("promtool")
     if promtool is None:
-        if IN_CI:
-            pytest.fail("CI=true and promtool (package prometheus) is not installed")
-        pytest.skip("promtool not installed (apt-get install prometheus)")
+        missing("promtool is not installed (apt-get install prometheus)")
     rule = one(
         helm.template("--set", "prometheusRule.enabled=true", chart=full_chart), "PrometheusRule"
     )

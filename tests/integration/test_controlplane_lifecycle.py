@@ -9,6 +9,7 @@ import pytest
 
 from tests.support import controlplane
 from tests.support.controlplane import BinariesMissingError, LocalControlPlane, find_bin_dir
+from tests.support.prerequisites import missing
 
 pytestmark = pytest.mark.controlplane
 
@@ -18,9 +19,7 @@ def bin_dir() -> Path:
     try:
         return find_bin_dir(build=os.environ.get("CI", "").lower() == "true")
     except BinariesMissingError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+        missing(str(exc))
 
 
 def alive(pid: int) -> bool:

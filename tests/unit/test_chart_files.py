@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.prerequisites import missing
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "kubesat"
 PERMISSIONS = ROOT / "operator" / "kubesat" / "k8s" / "permissions.py"
@@ -343,7 +345,7 @@ def test_scripts_are_executable():
 def test_scripts_pass_shellcheck():
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
-        pytest.skip("shellcheck not installed (apt-get install shellcheck)")
+        missing("shellcheck is not installed (apt-get install shellcheck)")
     result = subprocess.run(
         [shellcheck, *map(str, SHELL_SCRIPTS)], capture_output=True, text=True, check=False
     )
