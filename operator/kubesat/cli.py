@@ -109,16 +109,16 @@ def run_forecast(args: argparse.Namespace) -> int:
     sky = Sky.on(grid)
     flux_model, threshold = None, 0.0
     if not args.no_radiation:
-        from kubesat.core.radiation import ProtonFluxGrid, default_saa_threshold
+        from kubesat.core.radiation import (
+            DEFAULT_SOLAR,
+            default_saa_threshold,
+            drifted_flux_model,
+        )
 
-        flux_grid = ProtonFluxGrid.load_or_build()
-        year = start.year + (start.timetuple().tm_yday - 1) / 365.25
+        flux_model = drifted_flux_model(DEFAULT_SOLAR, start)
         threshold = (
             args.saa_threshold if args.saa_threshold is not None else default_saa_threshold()
         )
-
-        def flux_model(lat: Any, lon: Any, alt: Any) -> Any:
-            return flux_grid.flux(lat, lon, alt, year)
 
     forecasts = forecast(fleet, sky, stations, flux_model, threshold or 1.0)
 

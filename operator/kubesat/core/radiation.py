@@ -28,7 +28,9 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Final, Literal
 
@@ -428,3 +430,21 @@ def high_radiation_mask(
 ) -> NDArray[np.bool_]:
     """True where the proton flux (protons/cm²/s) is at or above `threshold`."""
     return np.asarray(flux, dtype=float) >= threshold
+
+
+def decimal_year(when: datetime) -> float:
+    """The year with the day as a fraction (2026.9 for late November): the SAA drift's clock."""
+    return when.year + (when.timetuple().tm_yday - 1) / 365.25
+
+
+def drifted_flux_model(
+    model: str, when: datetime
+) -> Callable[[ArrayLike, ArrayLike, ArrayLike], NDArray[np.float64]]:
+    """Proton flux at (lat, lon, altitude) from the cached `model` grid, SAA drifted to `when`."""
+    grid = ProtonFluxGrid.load_or_build(solar_phase(model))
+    year = decimal_year(when)
+
+    def flux(lat: ArrayLike, lon: ArrayLike, altitude_km: ArrayLike) -> NDArray[np.float64]:
+        return np.asarray(grid.flux(lat, lon, altitude_km, year), dtype=np.float64)
+
+    return flux

@@ -52,16 +52,9 @@ def flux_model_for(spec: ConstellationSpec) -> Callable[[Any, Any, Any], Any] | 
     """The AP8 proton flux at (lat, lon, alt) for the constellation's epoch, or None."""
     if not spec.radiation.enabled:
         return None
-    from kubesat.core.radiation import ProtonFluxGrid, solar_phase
+    from kubesat.core.radiation import drifted_flux_model
 
-    grid = ProtonFluxGrid.load_or_build(solar_phase(spec.radiation.model))
-    start = spec.clock.start_utc
-    year = start.year + (start.timetuple().tm_yday - 1) / 365.25
-
-    def flux(lat: Any, lon: Any, alt: Any) -> Any:
-        return grid.flux(lat, lon, alt, year)
-
-    return flux
+    return drifted_flux_model(spec.radiation.model, spec.clock.start_utc)
 
 
 def chunk_seed(seed: int, chunk: int) -> int:

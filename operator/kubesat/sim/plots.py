@@ -380,11 +380,10 @@ def _saa_flux(
     c = scenario.constellation
     if not c.radiation.enabled:
         return None
-    from kubesat.core.radiation import ProtonFluxGrid, solar_phase
+    from kubesat.core.radiation import ProtonFluxGrid, decimal_year, solar_phase
 
     grid = ProtonFluxGrid.load_or_build(solar_phase(c.radiation.model))
-    start = c.clock.start_utc
-    year = start.year + (start.timetuple().tm_yday - 1) / 365.25  # as prepare() does
+    year = decimal_year(c.clock.start_utc)  # as prepare() does
     altitude = float(np.clip(altitude_km, grid.spec.altitude_min_km, grid.spec.altitude_max_km))
     lat = np.linspace(-89.0, 89.0, 179)
     lon = np.linspace(-180.0, 180.0, 241)

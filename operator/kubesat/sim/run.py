@@ -119,15 +119,9 @@ def prepare(scenario: Scenario, duration_seconds: float, seed: int | None = None
     steps = round(duration_seconds / step)
     flux_model = None
     if c.radiation.enabled:
-        from kubesat.core.radiation import ProtonFluxGrid, solar_phase
+        from kubesat.core.radiation import drifted_flux_model
 
-        flux_grid = ProtonFluxGrid.load_or_build(solar_phase(c.radiation.model))
-        start = c.clock.start_utc
-        year = start.year + (start.timetuple().tm_yday - 1) / 365.25
-
-        def flux_model(lat: Any, lon: Any, alt: Any) -> Any:
-            return flux_grid.flux(lat, lon, alt, year)
-
+        flux_model = drifted_flux_model(c.radiation.model, c.clock.start_utc)
     conditions = compute_conditions(Fleet(c.satellites), Sky.on(grid), c.stations, flux_model)
     if c.radiation.enabled and c.power.gpus > 0:
         from kubesat.core.radiation import upset_rate_per_second
