@@ -31,7 +31,9 @@ API_VERSION: Final = f"{GROUP}/{VERSION}"
 POLICIES: Final = ("none", "reactive", "predictive")
 GPU_RESOURCE: Final = "nvidia.com/gpu"
 SATELLITE_TAINT_KEY: Final = "kubesat.io/satellite"
+CONSTELLATION_LABEL: Final = "kubesat.io/constellation"  # on nodes; a nodeSelector picks a fleet
 SCHEDULER_NAME: Final = "kubesat-scheduler"
+JOB_CONTROLLER_NAME: Final = "kubesat.io/job-controller"  # spec.managedBy of Jobs kubesat runs
 WORK_ANNOTATION: Final = "kubesat.io/work-gpu-seconds"
 CHECKPOINT_INTERVAL_ANNOTATION: Final = "kubesat.io/checkpoint-interval-seconds"
 CHECKPOINT_WRITE_ANNOTATION: Final = "kubesat.io/checkpoint-write-seconds"
@@ -452,8 +454,8 @@ def parse_job(manifest: Mapping[str, Any], where: str = "Job") -> JobSpec:
         backoff_limit=_integer(spec, "backoffLimit", f"{path} spec", 6, minimum=0),
         tolerates_satellites=tolerates,
         needs_ground_link=str(annotations.get(NEEDS_LINK_ANNOTATION, "false")).lower() == "true",
-        scheduler_name=str(pod_spec.get("schedulerName") or "default-scheduler"),
         ignores_disruptions=_ignores_disruptions(spec.get("podFailurePolicy")),
+        managed=spec.get("managedBy") == JOB_CONTROLLER_NAME,
         labels=dict(pod_meta.get("labels") or {}),
     )
 

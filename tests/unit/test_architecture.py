@@ -1,4 +1,5 @@
-"""The pure-core rule, checked by import-linter: kubesat.core does no Kubernetes I/O."""
+"""The pure-core rules, checked by import-linter and mypy: kubesat.core and kubesat.engine
+do no Kubernetes I/O, and every package type-checks strictly."""
 
 from __future__ import annotations
 
@@ -16,13 +17,19 @@ def test_core_imports_no_kubernetes_metrics_or_shells():
         [lint_imports, "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 kept, 0 broken" in result.stdout
+    assert "2 kept, 0 broken" in result.stdout
 
 
 def test_pure_core_type_checks_strictly():
     mypy = shutil.which("mypy")
     assert mypy, "mypy is a dev dependency: pip install -e '.[dev]'"
-    targets = ["operator/kubesat/core", "operator/kubesat/spec.py", "operator/kubesat/telemetry.py"]
+    targets = [
+        "operator/kubesat/core",
+        "operator/kubesat/engine",
+        "operator/kubesat/sim",
+        "operator/kubesat/spec.py",
+        "operator/kubesat/telemetry.py",
+    ]
     result = subprocess.run(
         [mypy, "--no-incremental", *targets],
         cwd=ROOT,

@@ -184,13 +184,16 @@ def score(policy: str, power: PowerSystem, view: FleetView, gpus: int) -> NDArra
 
 
 def gpus_to_keep(
-    policy: str, power: PowerSystem, view: FleetView, drain_lead_seconds: float
+    policy: str,
+    power: PowerSystem,
+    view: FleetView,
+    drain_lead_seconds: float | NDArray[np.float64],
 ) -> NDArray[np.int64]:
     """Per satellite, how many busy GPUs may stay; pods beyond it are drained now.
 
     `reactive` drains a satellite entirely once it leaves full sunlight or is upset.
     `predictive` keeps the most GPUs whose runway still covers a checkpoint write plus a
-    margin (`drain_lead_seconds`): pods are evicted just in time, a few at a time, so the
+    margin (`drain_lead_seconds`, one for all or per satellite): pods are evicted just in time, a few at a time, so the
     battery is spent on work and not on idle margin.
     """
     busy = view.busy_gpus

@@ -30,8 +30,8 @@ class JobSpec:
     namespace: str = "default"
     tolerates_satellites: bool = True
     needs_ground_link: bool = False
-    scheduler_name: str = "default-scheduler"
     ignores_disruptions: bool = False  # podFailurePolicy: Ignore on DisruptionTarget
+    managed: bool = False  # spec.managedBy names kubesat's Job controller
     labels: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

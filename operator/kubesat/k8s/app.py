@@ -2,7 +2,7 @@
 
 `memo` (built by `kubesat operator` and completed at startup) holds the process state:
 `api` (the client and its write queue), `fleets` (one FleetRuntime per Constellation),
-`jobs` (Job progress), `scheduler` (kubesat-scheduler), `snapshots` (the latest
+`scheduler` (kubesat-scheduler), `snapshots` (the latest
 FleetSnapshot per constellation, "namespace/name" -> snapshot, for the metrics), and the
 `options`. Durable state lives in the cluster (Constellation status, Job annotations).
 Importing this module registers every handler.
@@ -21,7 +21,6 @@ import kopf
 from kubesat.k8s import constellation, indexes  # noqa: F401  (registers the handlers)
 from kubesat.k8s.api import Api, close_api_client, new_api_client
 from kubesat.k8s.events import EventRecorder
-from kubesat.k8s.jobs import JobBook
 from kubesat.k8s.scheduler import Scheduler
 
 logger = logging.getLogger("kubesat.operator")
@@ -80,7 +79,6 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     )
     memo.api.start()
     memo.fleets = {}
-    memo.jobs = JobBook()
     memo.api_log = asyncio.create_task(_log_requests(memo.api), name="kubesat-api-log")
     memo.events = EventRecorder(memo.api, instance=socket.gethostname())
     memo.scheduler = Scheduler(memo.api, memo.events, metrics)

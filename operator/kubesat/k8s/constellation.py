@@ -133,6 +133,7 @@ async def physics(
     satellite_pods: kopf.Index[str, Any],
     gpu_jobs: kopf.Index[tuple[str, str], Any],
     fleet_satellites: kopf.Index[tuple[str, str], Any],
+    disruption_budgets: kopf.Index[str, Any],
     **_: Any,
 ) -> None:
     """Tick the constellation's physics, nodes and pods while it exists."""
@@ -141,6 +142,7 @@ async def physics(
         "satellite_pods": satellite_pods,
         "gpu_jobs": gpu_jobs,
         "fleet_satellites": fleet_satellites,
+        "disruption_budgets": disruption_budgets,
     }
     while not stopped:
         fleet = memo.fleets.get(key)
@@ -148,7 +150,7 @@ async def physics(
             await asyncio.sleep(0.5)  # invalid spec, or being replaced
             continue
         if not fleet.prepared:
-            await fleet.prepare(dict(status))
+            await fleet.prepare(dict(status), gpu_jobs)
         await fleet.run(stopped, indexes)
 
 

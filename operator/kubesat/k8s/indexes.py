@@ -4,6 +4,7 @@
   name kubesat-scheduler), keyed by node name; "" holds the unbound ones.
 - `gpu_jobs`: Jobs carrying kubesat work annotations, keyed by (namespace, name).
 - `fleet_satellites`: Satellites keyed by (namespace, constellation).
+- `disruption_budgets`: PodDisruptionBudgets keyed by namespace (the engine honours them).
 
 Kopf fills every index before any other handler or daemon starts, so a restarted operator
 sees the whole picture on its first tick. Indexes are live: daemons read them as they change.
@@ -15,7 +16,7 @@ from typing import Any
 
 import kopf
 
-from kubesat.k8s.objects import job_info, pod_info, satellite_info
+from kubesat.k8s.objects import budget_info, job_info, pod_info, satellite_info
 from kubesat.spec import GROUP, VERSION
 
 UNBOUND = ""
@@ -42,3 +43,8 @@ async def gpu_jobs(body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
 async def fleet_satellites(body: kopf.Body, namespace: str, **_: Any) -> dict[tuple[str, str], Any]:
     constellation, info = satellite_info(body)
     return {(namespace, constellation): info}
+
+
+@kopf.index("policy", "v1", "poddisruptionbudgets", id="disruption_budgets")
+async def disruption_budgets(body: kopf.Body, namespace: str, **_: Any) -> dict[str, Any]:
+    return {namespace: budget_info(body)}

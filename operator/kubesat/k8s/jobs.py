@@ -1,180 +1,240 @@
-"""Job progress, kept on the Job (annotation `kubesat.io/progress`) so that a replacement
-pod resumes from the last checkpoint, and a restarted operator from where it stood.
+"""Which Jobs a constellation's engine runs, and their progress annotation.
 
-A Job's work is split in units, one per completion: keyed by the completion index for
-Indexed Jobs; for NonIndexed Jobs, a new pod takes the unfinished unit with the most
-saved work that no live pod holds (or a fresh one). Finished units are folded into a
-count; the last pods' stories (which node, from what checkpoint to what progress, how
-they ended) stay in `history` so users and tests can see what moved where and what was lost.
+A Job joins the engine of a constellation when kubesat controls it (`spec.managedBy:
+kubesat.io/job-controller`, in the constellation's namespace, and the constellation its
+template's nodeSelector names, if any) or when one of its pods is bound to one of the
+constellation's nodes. Work progress is durable in the Constellation's `status.state`
+(the engine's state); the Job's `kubesat.io/progress` annotation shows it to people: per
+unit (completion) the checkpoint and progress, and the stories of the last pods (which
+node, from what checkpoint to what progress, how they ended). It is written only when a
+pod starts or ends, never on a timer, so it does not race the Job controller's updates.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-from kubesat.k8s.fleet import IDLE, Unit
+from kubesat.core.workloads import JobSpec
+from kubesat.engine.events import PodEnded, PodStarted
+from kubesat.engine.fleet import FleetEngine
+from kubesat.k8s.api import NORMAL, Api, status_of
 from kubesat.k8s.objects import PROGRESS_ANNOTATION, JobInfo, PodInfo
 
-HISTORY_LIMIT = 20
+HISTORY_LIMIT: Final = 20  # pod stories kept per Job
+POD_JOB_PREFIX: Final = "pod"  # engine keys of pods without a Job: pod/<namespace>/<name>
+DEFAULT_INTERVAL_SECONDS: Final = 1800.0
+DEFAULT_WRITE_SECONDS: Final = 30.0
 
 
 @dataclass
-class JobProgress:
-    """The units of one Job and what they have done."""
+class Started:
+    """Where and when a pod started, for its story."""
 
-    namespace: str
     name: str
-    uid: str
-    completions: int
-    units: dict[str, Unit] = field(default_factory=dict)
-    done: int = 0
-    done_gpu_seconds: float = 0.0
+    node: str
+    started: str
+    from_gpu_seconds: float
+
+
+@dataclass
+class JobRecord:
+    """One Job (or bare pod) the engine runs, as the shell knows it."""
+
+    index: int  # the engine's job index
+    info: JobInfo | None  # None for a bare pod
+    pod_key: tuple[str, str] | None = None  # (namespace, name) of a bare pod
     history: list[dict[str, Any]] = field(default_factory=list)
-    written: str | None = None  # the annotation last written (or read)
-    counted_complete: bool = False
+    lost_gpu_seconds: float = 0.0
+    failed_pods: int = 0
+    written: str | None = None
+    dirty: bool = False
+    start_time: str | None = None  # wall time of its first pod (Job status)
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.namespace, self.name)
+    def unit_key(self, unit: int) -> str:
+        if self.info is not None and self.info.indexed:
+            return str(unit)
+        return f"u{unit}"
 
-    @classmethod
-    def load(cls, info: JobInfo) -> JobProgress:
-        job = cls(info.namespace, info.name, info.uid, info.completions)
-        if info.progress:
-            try:
-                data = json.loads(info.progress)
-            except ValueError:
-                data = {}
-            if data.get("uid") in (None, info.uid):
-                job.units = {k: Unit.from_json(k, v) for k, v in (data.get("units") or {}).items()}
-                job.done = int(data.get("done", 0))
-                job.done_gpu_seconds = float(data.get("doneGpuSeconds", 0.0))
-                job.history = list(data.get("history") or [])
-                job.written = info.progress
-        return job
 
-    def claim(self, pod: PodInfo) -> Unit:
-        """The unit `pod` works on: its own (after a restart), its index, or the best free one."""
-        for unit in self.units.values():
-            if unit.pod == pod.uid:
-                return unit
-        if pod.completion_index is not None:
-            key = str(pod.completion_index)
-            unit = self.units.get(key)
-            if unit is None:
-                unit = self.units[key] = Unit(key)
-            return unit
-        free = [u for u in self.units.values() if not u.done and u.pod is None]
-        if free:
-            return max(free, key=lambda u: (u.checkpoint, -int(u.key.lstrip("u") or 0)))
-        number = 0
-        while f"u{number}" in self.units:
-            number += 1
-        unit = self.units[f"u{number}"] = Unit(f"u{number}")
-        return unit
-
-    def release_orphans(self, live: set[str], succeeded: set[str]) -> None:
-        """Units held by pods that are gone: done if the pod succeeded, else back to the pool
-        at their last checkpoint (the work since was lost with the pod)."""
-        for unit in self.units.values():
-            if unit.pod is None or unit.pod in live:
-                continue
-            if unit.pod in succeeded:
-                unit.done = True
-                unit.progress = unit.checkpoint = max(unit.progress, unit.checkpoint)
-            else:
-                unit.history.append(
-                    {
-                        "pod": unit.pod_name,
-                        "node": unit.node,
-                        "from": round(unit.started_from, 3),
-                        "to": round(unit.checkpoint, 3),
-                        "lost": round(max(unit.progress - unit.checkpoint, 0.0), 3),
-                        "ended": "Gone",
-                    }
-                )
-                unit.progress = unit.checkpoint
-            unit.pod = unit.pod_name = None
-            unit.state, unit.left, unit.since = IDLE, 0.0, 0.0
-
-    def fold(self) -> None:
-        """Move finished units into the count and their stories into the history."""
-        for key in [k for k, u in self.units.items() if u.done]:
-            unit = self.units.pop(key)
-            self.done += 1
-            self.done_gpu_seconds += unit.progress
-            self.history.extend({"unit": key, **h} for h in unit.history)
-        for unit in self.units.values():
-            for entry in unit.history:
-                if "unit" not in entry:
-                    entry["unit"] = unit.key
-        del self.history[:-HISTORY_LIMIT]
-
-    def to_annotation(self) -> str:
-        self.fold()
-        data = {
-            "uid": self.uid,
-            "done": self.done,
-            "doneGpuSeconds": round(self.done_gpu_seconds, 3),
-            "lostGpuSeconds": round(self._lost(), 3),
-            "units": {k: u.to_json() for k, u in sorted(self.units.items())},
-            "history": self.history,
-        }
-        return json.dumps(data, separators=(",", ":"), sort_keys=True)
-
-    def _lost(self) -> float:
-        seen = 0.0
-        for entry in self.history:
-            seen += float(entry.get("lost", 0.0))
-        for unit in self.units.values():
-            seen += sum(float(h.get("lost", 0.0)) for h in unit.history)
-        return seen
-
-    @property
-    def complete(self) -> bool:
-        return self.done >= self.completions
+def bare_pod_spec(pod: PodInfo) -> JobSpec:
+    """A pod without a Job runs as a one-unit Job: its own work annotations, or forever."""
+    if pod.work is not None:
+        return pod.work
+    return JobSpec(
+        pod.name,
+        gpus_per_pod=max(pod.gpus, 1),
+        work_gpu_seconds=math.inf,
+        checkpoint_interval_seconds=DEFAULT_INTERVAL_SECONDS,
+        checkpoint_write_seconds=DEFAULT_WRITE_SECONDS,
+        namespace=pod.namespace,
+    )
 
 
 class JobBook:
-    """The progress of every Job with pods on satellites, shared by all constellations."""
+    """The Jobs of one constellation's engine, their pods' stories and their annotations."""
 
-    def __init__(self) -> None:
-        self.jobs: dict[tuple[str, str], JobProgress] = {}
+    def __init__(self, engine: FleetEngine, api: Api, wall_text: Callable[[], str]) -> None:
+        self.engine = engine
+        self.api = api
+        self.wall_text = wall_text
+        self.records: dict[int, JobRecord] = {}
+        self.by_key: dict[tuple[str, str], int] = {}
+        self.starts: dict[int, Started] = {}
 
-    def get(self, info: JobInfo, pods_index: Any = None) -> JobProgress:
-        """The Job's progress, loaded from its annotation the first time; units held by
-        pods that are gone (while the operator was away) are released then."""
-        job = self.jobs.get((info.namespace, info.name))
-        if job is None or job.uid != info.uid:
-            job = self.jobs[(info.namespace, info.name)] = JobProgress.load(info)
-            if pods_index is not None:
-                live, succeeded = set(), set()
-                for key in pods_index:
-                    for pod in pods_index[key]:
-                        if pod.namespace != info.namespace or pod.job != info.name:
-                            continue
-                        if pod.phase == "Succeeded":
-                            succeeded.add(pod.uid)
-                        elif not pod.terminal:
-                            live.add(pod.uid)
-                job.release_orphans(live, succeeded)
-        return job
+    # -- membership ------------------------------------------------------------------------
 
-    def drop_missing(self, present: set[tuple[str, str]]) -> None:
-        for key in [k for k in self.jobs if k not in present]:
-            del self.jobs[key]
+    def job(self, key: tuple[str, str]) -> JobRecord | None:
+        index = self.by_key.get(key)
+        return None if index is None else self.records[index]
 
-    def dirty(self) -> list[tuple[JobProgress, str]]:
-        """Jobs whose annotation would change, with the new text."""
-        out = []
-        for job in self.jobs.values():
-            text = job.to_annotation()
-            if text != job.written:
-                out.append((job, text))
-        return out
+    def add(self, info: JobInfo) -> JobRecord | None:
+        """Run a Job in the engine (once); None when it carries no valid work."""
+        known = self.job(info.key)
+        if known is not None and known.info is not None and known.info.uid == info.uid:
+            return known
+        if known is not None:
+            self.remove(info.key)  # same name, a new Job
+        if info.spec is None:
+            return None
+        spec = JobSpec(**{**info.spec.__dict__, "namespace": info.namespace})
+        index = self.engine.add_job(spec, key=f"{info.namespace}/{info.name}/{info.uid}")
+        record = JobRecord(index, info)
+        record.written = info.progress
+        self._load_history(record, info)
+        self.records[index] = record
+        self.by_key[info.key] = index
+        return record
 
-    @staticmethod
-    def patch(text: str) -> dict[str, Any]:
-        return {"metadata": {"annotations": {PROGRESS_ANNOTATION: text}}}
+    def add_bare_pod(self, pod: PodInfo) -> JobRecord:
+        key = (pod.namespace, f"{POD_JOB_PREFIX}:{pod.name}")
+        known = self.job(key)
+        if known is not None:
+            return known
+        index = self.engine.add_job(
+            bare_pod_spec(pod), key=f"{POD_JOB_PREFIX}/{pod.namespace}/{pod.name}/{pod.uid}"
+        )
+        record = JobRecord(index, None, pod_key=(pod.namespace, pod.name))
+        self.records[index] = record
+        self.by_key[key] = index
+        return record
+
+    def remove(self, key: tuple[str, str]) -> None:
+        index = self.by_key.pop(key, None)
+        if index is not None:
+            self.engine.remove_job(index)
+            self.records.pop(index, None)
+
+    def _load_history(self, record: JobRecord, info: JobInfo) -> None:
+        if not info.progress:
+            return
+        try:
+            data = json.loads(info.progress)
+        except ValueError:
+            return
+        if data.get("uid") not in (None, info.uid):
+            return
+        record.history = list(data.get("history") or [])
+        record.lost_gpu_seconds = float(data.get("lostGpuSeconds", 0.0))
+        record.failed_pods = int(data.get("failedPods", 0))
+        record.start_time = data.get("startTime")
+
+    # -- stories ---------------------------------------------------------------------------
+
+    def started(self, decision: PodStarted, name: str, node: str, sim_time: str) -> None:
+        record = self.records.get(decision.job)
+        if record is None:
+            return
+        self.starts[decision.pod] = Started(name, node, sim_time, decision.resuming_from)
+        if record.start_time is None:
+            record.start_time = self.wall_text()
+        record.dirty = True
+
+    def ended(self, decision: PodEnded, sim_time: str) -> None:
+        record = self.records.get(decision.job)
+        start = self.starts.pop(decision.pod, None)
+        if record is None:
+            return
+        record.lost_gpu_seconds += decision.lost_gpu_seconds
+        if not decision.succeeded:
+            record.failed_pods += 1
+        record.history.append(
+            {
+                "unit": record.unit_key(decision.unit),
+                "pod": start.name if start else None,
+                "node": start.node if start else None,
+                "started": start.started if start else None,
+                "from": round(start.from_gpu_seconds, 3) if start else None,
+                "to": round(decision.progress_gpu_seconds, 3),
+                "lost": round(decision.lost_gpu_seconds, 3),
+                "ended": decision.reason.status_reason,
+                "at": sim_time,
+            }
+        )
+        del record.history[:-HISTORY_LIMIT]
+        record.dirty = True
+
+    def annotation(self, record: JobRecord, pod_names: dict[int, str]) -> str:
+        """The progress annotation of a Job, from the engine's units."""
+        e = self.engine
+        units = e._units_of(record.index)
+        done = units[e.unit_done[units]]
+        live: dict[int, int] = {
+            int(e.slot_unit[slot]): int(e.slot_pod[slot]) for slot in e.pod_slot.values()
+        }
+        open_units = {}
+        for u in units[~e.unit_done[units]]:
+            u = int(u)
+            entry: dict[str, Any] = {
+                "checkpoint": round(float(e.unit_checkpoint[u]), 3),
+                "progress": round(float(e.unit_progress[u]), 3),
+            }
+            pod = live.get(u)
+            if pod is not None:
+                entry["pod"] = pod_names.get(pod)
+                entry["node"] = e.names[e.pod_sat(pod)]
+            if entry["checkpoint"] > 0 or pod is not None:
+                open_units[record.unit_key(int(e.unit_index[u]))] = entry
+        data = {
+            "uid": record.info.uid if record.info else None,
+            "done": int(done.size),
+            "doneGpuSeconds": round(float(e.unit_progress[done].sum()), 3),
+            "lostGpuSeconds": round(record.lost_gpu_seconds, 3),
+            "failedPods": record.failed_pods,
+            "startTime": record.start_time,
+            "units": open_units,
+            "history": record.history,
+        }
+        return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+    def write_dirty(self, pod_names: dict[int, str]) -> None:
+        """Patch the annotation of every Job whose pods started or ended since the last call."""
+        for record in self.records.values():
+            if not record.dirty or record.info is None:
+                continue
+            record.dirty = False
+            text = self.annotation(record, pod_names)
+            if text == record.written:
+                continue
+            record.written = text
+            namespace, name = record.info.key
+            patch = {"metadata": {"annotations": {PROGRESS_ANNOTATION: text}}}
+
+            def done(_: Any, error: BaseException | None, record: JobRecord = record) -> None:
+                if error is not None and status_of(error) != 404:
+                    record.written = None
+                    record.dirty = True
+
+            self.api.submit(
+                ("job-progress", namespace, name),
+                "patch",
+                "jobs",
+                lambda namespace=namespace, name=name, patch=patch: (
+                    self.api.batch.patch_namespaced_job(name, namespace, patch)
+                ),
+                priority=NORMAL,
+                on_done=done,
+            )

@@ -11,8 +11,11 @@ SEFI), and conditions:
 
 Taints follow the policy: `kubesat.io/eclipse:NoSchedule` out of full sun (reactive),
 `kubesat.io/low-power:NoSchedule` while the battery recovers, and
-`kubesat.io/radiation-upset:NoExecute` after an upset (reactive and predictive), so the
-taint-eviction controller moves pods off until the satellite recovers.
+`kubesat.io/radiation-upset:NoSchedule` after an upset (reactive and predictive), so no
+new pod lands there until the satellite recovers. Which running pods leave is the
+engine's decision (reactive drains an upset satellite; predictive keeps the pods the
+upset spared), not the taint-eviction controller's, so the operator does what the
+simulator predicts.
 
 A Lease in `kube-node-lease` is renewed every `lease_renew_seconds`, as a kubelet does, so
 the node-lifecycle controller never marks the nodes unreachable. Status is written only
@@ -155,7 +158,7 @@ def desired_state(
     if policy != "none" and not powered:
         taints.append((LOW_POWER_TAINT, "", "NoSchedule"))
     if policy != "none" and upset:
-        taints.append((UPSET_TAINT, UPSET_NAMES.get(upset_kind, "upset"), "NoExecute"))
+        taints.append((UPSET_TAINT, UPSET_NAMES.get(upset_kind, "upset"), "NoSchedule"))
     return NodeState(conditions, tuple(taints), int(healthy_gpus))
 
 

@@ -7,14 +7,16 @@ Satellites exist" without a LIST call, and compare equal when nothing that matte
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubesat.core.workloads import JobSpec
-from kubesat.k8s.fleet import Work
+from kubesat.core.workloads import DisruptionBudget, JobSpec
 from kubesat.spec import (
+    CONSTELLATION_LABEL,
     GPU_RESOURCE,
+    JOB_CONTROLLER_NAME,
     NEEDS_LINK_ANNOTATION,
     SATELLITE_TAINT_KEY,
     SCHEDULER_NAME,
@@ -64,7 +66,7 @@ class PodInfo:
     completion_index: str | None
     started: str | None  # status.startTime
     ready: bool
-    work: Work | None  # from the pod's own annotations (pods not owned by a Job)
+    work: JobSpec | None  # from the pod's own annotations (pods not owned by a Job)
     work_error: str | None
 
     @property
@@ -105,12 +107,6 @@ def tolerates_satellites(tolerations: tuple[Toleration, ...]) -> bool:
     )
 
 
-def work_from_job(spec: JobSpec) -> Work:
-    return Work(
-        spec.work_gpu_seconds, spec.checkpoint_interval_seconds, spec.checkpoint_write_seconds
-    )
-
-
 def pod_info(body: Mapping[str, Any]) -> PodInfo | None:
     """The view of a pod that could run on a satellite, or None for other pods."""
     meta = body.get("metadata") or {}
@@ -143,7 +139,7 @@ def pod_info(body: Mapping[str, Any]) -> PodInfo | None:
                 },
                 where="Pod",
             )
-            work = work_from_job(job)
+            work = job
         except SpecError as error:
             work_error = str(error)
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
@@ -184,10 +180,17 @@ class JobInfo:
     progress: str | None  # the raw progress annotation
     completions: int
     indexed: bool
+    managed: bool = False  # spec.managedBy names kubesat's Job controller
+    constellation: str | None = None  # the template's nodeSelector kubesat.io/constellation
+    manifest: str = "{}"  # metadata and spec as JSON: the template kubesat's pods are made from
 
     @property
-    def work(self) -> Work | None:
-        return work_from_job(self.spec) if self.spec is not None else None
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+    def body(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.manifest)
+        return parsed
 
 
 def job_info(body: Mapping[str, Any]) -> JobInfo:
@@ -204,6 +207,13 @@ def job_info(body: Mapping[str, Any]) -> JobInfo:
             parsed = parse_job(body)
         except SpecError as exc:
             error = str(exc)
+    template_spec = (spec.get("template") or {}).get("spec") or {}
+    manifest = {
+        "metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "labels") if meta.get(k)},
+        "spec": {
+            k: spec.get(k) for k in ("template", "completionMode", "completions") if k in spec
+        },
+    }
     return JobInfo(
         uid=str(meta.get("uid", "")),
         name=str(meta.get("name", "")),
@@ -213,6 +223,9 @@ def job_info(body: Mapping[str, Any]) -> JobInfo:
         progress=annotations.get(PROGRESS_ANNOTATION),
         completions=int(spec.get("completions") or 1),
         indexed=spec.get("completionMode") == "Indexed",
+        managed=spec.get("managedBy") == JOB_CONTROLLER_NAME,
+        constellation=(template_spec.get("nodeSelector") or {}).get(CONSTELLATION_LABEL),
+        manifest=json.dumps(manifest, sort_keys=True, separators=(",", ":"), default=str),
     )
 
 
@@ -236,4 +249,22 @@ def satellite_info(body: Mapping[str, Any]) -> tuple[str, SatelliteInfo]:
         uid=str(meta.get("uid", "")),
         resource_version=str(meta.get("resourceVersion", "")),
         inject=(meta.get("annotations") or {}).get(INJECT_ANNOTATION),
+    )
+
+
+def budget_info(body: Mapping[str, Any]) -> DisruptionBudget:
+    """A PodDisruptionBudget as the engine checks it (integer forms; percentages and
+    label expressions are left to the API server, which checks every eviction too)."""
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    selector = (spec.get("selector") or {}).get("matchLabels") or {}
+
+    def integer(value: Any) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    return DisruptionBudget(
+        str(meta.get("name", "")),
+        {str(k): str(v) for k, v in selector.items()},
+        integer(spec.get("minAvailable")),
+        integer(spec.get("maxUnavailable")),
     )

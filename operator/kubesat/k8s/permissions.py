@@ -12,10 +12,13 @@ fail on any refused request):
   controller's), patched (taints), listed and deleted by label on Constellation deletion;
   nodes/status: conditions and allocatable GPUs.
 - leases (kube-node-lease): the node heartbeats, created and renewed.
-- pods: watched (an index); deleted with grace 0 once stopped (as a kubelet confirms a
-  termination); pods/status: Running, Succeeded, Failed (the pod runtime), PodScheduled
-  (kubesat-scheduler); pods/binding: kubesat-scheduler; pods/eviction: the drains.
-- jobs: watched (an index); patched with the progress annotation.
+- pods: watched (an index); created (bound) for the Jobs kubesat's Job controller runs;
+  deleted with grace 0 once stopped (as a kubelet confirms a termination); pods/status:
+  Running, Succeeded, Failed (the pod runtime), PodScheduled (kubesat-scheduler);
+  pods/binding: kubesat-scheduler; pods/eviction: the drains.
+- jobs: watched (an index); patched with the progress annotation; jobs/status: written
+  for the Jobs whose `spec.managedBy` is kubesat's Job controller.
+- poddisruptionbudgets: watched (an index): the engine honours them when it drains.
 - events: what happened and why, on Constellations, Satellites and pods.
 - customresourcedefinitions, namespaces: Kopf discovers and watches its resources'
   definitions and the namespaces it serves.
@@ -33,11 +36,13 @@ CLUSTER_RULES: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
     ("", ("nodes",), ("get", "list", "create", "patch", "delete")),
     ("", ("nodes/status",), ("patch",)),
     ("coordination.k8s.io", ("leases",), ("create", "patch")),
-    ("", ("pods",), ("list", "watch", "delete")),
+    ("", ("pods",), ("list", "watch", "create", "delete")),
     ("", ("pods/status",), ("patch",)),
     ("", ("pods/binding",), ("create",)),
     ("", ("pods/eviction",), ("create",)),
     ("batch", ("jobs",), ("list", "watch", "patch")),
+    ("batch", ("jobs/status",), ("patch",)),
+    ("policy", ("poddisruptionbudgets",), ("list", "watch")),
     ("", ("events",), ("create",)),
     ("apiextensions.k8s.io", ("customresourcedefinitions",), ("get", "list", "watch")),
     ("", ("namespaces",), ("list", "watch")),

@@ -1,14 +1,14 @@
 """The pod runtime: the operator plays the kubelet of every satellite node.
 
-Pods bound to a satellite's node are admitted (GPUs assigned) and reported Running, with
-the conditions and container statuses a kubelet writes, so Jobs, PodDisruptionBudgets
-and `kubectl` see them as real. Their work advances in simulated time while the
-satellite has power (`kubesat.k8s.fleet`); they end Succeeded when their work is done
-(their Job completes), or Failed with a reason and a `DisruptionTarget` condition when
-power is lost or a radiation upset kills them (so a Job's podFailurePolicy can ignore
-such failures). A pod being deleted (an eviction, the taint-eviction controller, a user)
-first writes a checkpoint (its grace period stands for the write), is then reported
-Failed and finally deleted with grace 0, as a kubelet confirms a pod's termination.
+Pods bound to a satellite's node join the engine (`FleetEngine.bind`) and are reported
+Running, with the conditions and container statuses a kubelet writes, so Jobs,
+PodDisruptionBudgets and `kubectl` see them as real; the pods kubesat's Job controller
+creates are in the engine from the start. When the engine ends a pod, its status says
+how: Succeeded when its work is done, Failed with a reason and a `DisruptionTarget`
+condition when power is lost, a radiation upset kills it or a drain checkpointed it (so
+a Job's podFailurePolicy can ignore such failures). A pod being deleted (an eviction, a
+user) first writes a checkpoint (its grace period stands for the write), is then
+reported Failed and finally deleted with grace 0, as a kubelet confirms a termination.
 """
 
 from __future__ import annotations
@@ -17,13 +17,19 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from kubesat.core.timebase import iso_z
+from kubesat.engine.events import EndReason, PodEnded
+from kubesat.engine.fleet import DRAINING, FleetEngine
 from kubesat.k8s.api import URGENT, Api, status_of
-from kubesat.k8s.fleet import DRAINING, Ending, FleetState, PodRun, Work, sim_datetime
 from kubesat.k8s.jobs import JobBook
-from kubesat.k8s.objects import JobInfo, PodInfo
+from kubesat.k8s.objects import PodInfo
 
 logger = logging.getLogger("kubesat.pods")
+
+PodKey = tuple[str, str]  # (namespace, name)
 
 
 def _now_text(wall: Any) -> str:
@@ -60,10 +66,37 @@ def running_status(pod: PodInfo, wall: Any) -> dict[str, Any]:
     }
 
 
-def ended_status(pod: PodInfo, ending: Ending, wall: Any) -> dict[str, Any]:
+def end_message(ended: PodEnded, satellite: str) -> str:
+    """What a pod's status and Event say about its end."""
+    reason = ended.reason
+    if reason is EndReason.COMPLETED:
+        return f"{ended.progress_gpu_seconds:.0f} GPU-s of work done"
+    if reason is EndReason.CHECKPOINTED:
+        return (
+            f"checkpoint of {ended.progress_gpu_seconds:.0f} GPU-s written after the "
+            "deletion request; stopped"
+        )
+    if reason is EndReason.POWER_LOST:
+        return (
+            f"the battery of {satellite} reached its floor: GPUs shed, work since the last "
+            "checkpoint lost"
+        )
+    if reason is EndReason.SEFI:
+        return (
+            f"single-event functional interrupt on GPU {ended.gpu} of {satellite}: "
+            "the GPU hung and the pod was lost"
+        )
+    if reason is EndReason.LATCHUP:
+        return f"single-event latch-up on {satellite}: the satellite power-cycled"
+    if reason is EndReason.JOB_FAILED:
+        return "the Job reached its backoff limit"
+    return "the pod was deleted"
+
+
+def ended_status(pod: PodInfo, ended: PodEnded, message: str, wall: Any) -> dict[str, Any]:
     started = pod.started or _now_text(wall)
     now = _now_text(wall)
-    succeeded = ending.phase == "Succeeded"
+    succeeded = ended.succeeded
     not_ready = "PodCompleted" if succeeded else "PodFailed"
     conditions = [
         {"type": "Ready", "status": "False", "reason": not_ready, "lastTransitionTime": now},
@@ -74,28 +107,28 @@ def ended_status(pod: PodInfo, ending: Ending, wall: Any) -> dict[str, Any]:
             "lastTransitionTime": now,
         },
     ]
-    if ending.disruption:
+    if ended.reason.disruption and ended.reason is not EndReason.CHECKPOINTED:
         conditions.append(
             {
                 "type": "DisruptionTarget",
                 "status": "True",
-                "reason": ending.disruption,
-                "message": ending.message,
+                "reason": ended.reason.status_reason,
+                "message": message,
                 "lastTransitionTime": now,
             }
         )
     terminated = {
         "exitCode": 0 if succeeded else 137,
         "reason": "Completed" if succeeded else "Error",
-        "message": ending.message,
+        "message": message,
         "startedAt": started,
         "finishedAt": now,
     }
     return {
         "status": {
-            "phase": ending.phase,
-            "reason": ending.reason,
-            "message": ending.message,
+            "phase": "Succeeded" if succeeded else "Failed",
+            "reason": ended.reason.status_reason,
+            "message": message,
             "startTime": started,
             "conditions": conditions,
             "containerStatuses": [
@@ -120,81 +153,121 @@ def rejected_status(message: str, reason: str) -> dict[str, Any]:
 
 
 class PodRuntime:
-    """Adopts the pods bound to one fleet's nodes and writes what happens to them."""
+    """Binds the API's pods on one fleet's nodes to the engine's pods, and writes their lives."""
 
     def __init__(
-        self, api: Api, state: FleetState, node_names: tuple[str, ...], event: Callable[..., None]
+        self,
+        api: Api,
+        engine: FleetEngine,
+        book: JobBook,
+        node_names: tuple[str, ...],
+        event: Callable[..., None],
     ) -> None:
         self.api = api
-        self.state = state
+        self.engine = engine
+        self.book = book
         self.node_names = node_names
-        self.node_index = {name: i for i, name in enumerate(node_names)}
         self.event = event
-        self.info: dict[str, PodInfo] = {}  # uid -> latest view of our pods
-        self.rejected: set[str] = set()
-        self.deleted: set[str] = set()
+        self.pod_of: dict[PodKey, int] = {}  # API pod -> engine pod
+        self.key_of: dict[int, PodKey] = {}  # engine pod -> API pod
+        self.info: dict[PodKey, PodInfo] = {}  # latest view of our pods
+        self.seen: set[int] = set()  # engine pods seen in the API at least once
+        self.running_written: set[int] = set()
+        self.ended: dict[PodKey, PodEnded] = {}  # ends to write (kept until the pod is gone)
+        self.end_written: set[PodKey] = set()
+        self.finalized: set[PodKey] = set()
+        self.rejected: set[PodKey] = set()
+
+    def register(self, pod: int, key: PodKey) -> None:
+        self.pod_of[key] = pod
+        self.key_of[pod] = key
+        self.engine.pod_refs[pod] = f"{key[0]}/{key[1]}"
+
+    def restore_refs(self) -> None:
+        """After a restart: the engine's pods and the names it kept for them."""
+        for pod, ref in self.engine.pod_refs.items():
+            namespace, _, name = ref.partition("/")
+            if pod in self.engine.pod_slot:
+                self.pod_of[(namespace, name)] = pod
+                self.key_of[pod] = (namespace, name)
 
     def pods_on(self, pods_index: Any, i: int) -> Iterable[PodInfo]:
         name = self.node_names[i]
         if name in pods_index:
             yield from pods_index[name]
 
-    def adopt(self, pods_index: Any, jobs_index: Any, book: JobBook, ready: Any, wall: Any) -> None:
+    # -- reading the API -------------------------------------------------------------------
+
+    def adopt(self, pods_index: Any, jobs_index: Any, ready: NDArray[np.bool_]) -> None:
         """Admit pods newly bound to our nodes; notice deletions and disappearances."""
-        seen: set[str] = set()
+        present: set[PodKey] = set()
+        e = self.engine
         for i in range(len(self.node_names)):
             for pod in self.pods_on(pods_index, i):
-                seen.add(pod.uid)
-                self.info[pod.uid] = pod
-                run = self.state.pods.get(pod.uid)
-                if run is None:
-                    if not pod.terminal and ready[i] and pod.uid not in self.rejected:
-                        self._adopt(pod, i, pods_index, jobs_index, book)
-                elif pod.deleting and run.end is None:
-                    self.state.start_drain(run)
-        for uid in [u for u in self.state.pods if u not in seen]:
-            run = self.state.pods[uid]
-            if run.end is None:
-                # gone without us (force-deleted, or the node was replaced): work lost
-                self.state.end_pod(run, "Failed", "Deleted", "the pod was deleted")
-            self.state.forget_pod(uid)
-        for uid in [u for u in self.info if u not in seen]:
-            self.info.pop(uid, None)
-        self.rejected &= seen
-        self.deleted &= seen
+                key = pod.key
+                present.add(key)
+                self.info[key] = pod
+                known = self.pod_of.get(key)
+                if known is None:
+                    fresh = key not in self.rejected and key not in self.ended
+                    if fresh and not pod.terminal and ready[i]:
+                        self._adopt(pod, i, jobs_index)
+                    continue
+                self.seen.add(known)
+                alive = known in e.pod_slot
+                if pod.deleting and alive and e.pod_state(known) != DRAINING:
+                    e.stop(known)
+        for engine_pod, key in list(self.key_of.items()):
+            if key in present:
+                continue
+            if engine_pod in e.pod_slot and engine_pod in self.seen:
+                e.drop(engine_pod)  # gone without us (force-deleted): work since the checkpoint
+            if engine_pod not in e.pod_slot and (engine_pod in self.seen or key in self.ended):
+                self._forget(engine_pod, key)
+        for key in [k for k in self.info if k not in present]:
+            self.info.pop(key, None)
+        self.rejected &= present
 
-    # -- admission ---------------------------------------------------------------------
+    def _forget(self, pod: int, key: PodKey) -> None:
+        self.key_of.pop(pod, None)
+        self.pod_of.pop(key, None)
+        self.engine.pod_refs.pop(pod, None)
+        self.seen.discard(pod)
+        self.running_written.discard(pod)
+        self.ended.pop(key, None)
+        self.end_written.discard(key)
+        self.finalized.discard(key)
 
-    def _adopt(self, pod: PodInfo, i: int, pods_index: Any, jobs_index: Any, book: JobBook) -> None:
-        work: Work | None = pod.work
-        unit = None
-        job_key = None
-        info: JobInfo | None = None
+    def _adopt(self, pod: PodInfo, i: int, jobs_index: Any) -> None:
         if pod.job is not None:
             job_key = (pod.namespace, pod.job)
             if job_key not in jobs_index:
                 return  # the Job's watch event has not arrived yet: adopt at the next tick
             info = next(iter(jobs_index[job_key]), None)
-        if info is not None:
+            if info is None:
+                return
             if info.error:
                 self.event(pod.reference(), "Warning", "InvalidWork", info.error)
-            work = info.work
-            if work is not None:
-                unit = book.get(info, pods_index).claim(pod)
-        elif pod.work_error:
-            self.event(pod.reference(), "Warning", "InvalidWork", pod.work_error)
-        if unit is not None and unit.pod not in (None, pod.uid) and unit.pod in self.state.pods:
-            unit = None  # the index's unit is busy (a duplicate pod): run without one
-        free = self.state.healthy_free_gpus()[i]
-        restored = unit is not None and unit.pod == pod.uid
-        if pod.gpus > free and not restored:
+            record = self.book.add(info) or self.book.add_bare_pod(pod)
+        else:
+            if pod.work_error:
+                self.event(pod.reference(), "Warning", "InvalidWork", pod.work_error)
+            record = self.book.add_bare_pod(pod)
+        index = None
+        if record.info is not None and record.info.indexed and pod.completion_index is not None:
+            index = int(pod.completion_index)
+        engine_pod = self.engine.bind(record.index, i, max(pod.gpus, 1), index)
+        if engine_pod is None:
+            free = int(self.engine.free_gpus()[i])
             message = (
                 f"Node {self.node_names[i]} has {free} free healthy nvidia.com/gpu, "
                 f"the pod asks {pod.gpus}"
+                if free < pod.gpus
+                else "every unit of its Job is done or has a pod"
             )
-            self.rejected.add(pod.uid)
+            self.rejected.add(pod.key)
             self.api.submit(
-                ("pod-status", pod.uid),
+                ("pod-status", pod.namespace, pod.name),
                 "patch",
                 "pods/status",
                 lambda: self.api.core.patch_namespaced_pod_status(
@@ -203,144 +276,109 @@ class PodRuntime:
                 priority=URGENT,
             )
             return
-        run = PodRun(
-            uid=pod.uid,
-            name=pod.name,
-            namespace=pod.namespace,
-            sat=i,
-            gpus=pod.gpus,
-            work=work,
-            unit=unit,
-            job=job_key,
-            node=self.node_names[i],
-        )
-        if restored and pod.started:
-            run.status_written = "Running" if pod.phase == "Running" else None
-        self.state.add_pod(run)
+        self.register(engine_pod, pod.key)
+        self.seen.add(engine_pod)
         if pod.deleting:
-            self.state.start_drain(run)
-        if unit is not None and not restored:
-            if unit.checkpoint > 0:
-                self.event(
-                    pod.reference(),
-                    "Normal",
-                    "Resuming",
-                    f"restoring the checkpoint at {unit.checkpoint:.0f} of "
-                    f"{work.work_gpu_seconds if work else 0:.0f} GPU-s on "
-                    f"{self.node_names[i]}",
-                )
-            elif work is not None:
-                self.event(
-                    pod.reference(),
-                    "Normal",
-                    "Started",
-                    f"running on {self.node_names[i]}: {work.work_gpu_seconds:.0f} "
-                    f"GPU-s of work, checkpoint every "
-                    f"{work.checkpoint_interval_seconds:.0f} s",
-                )
+            self.engine.stop(engine_pod)
 
-    # -- writes ------------------------------------------------------------------------
+    # -- writing ---------------------------------------------------------------------------
+
+    def end(self, ended: PodEnded) -> None:
+        """The engine ended a pod: its status is written once the pod is in the API."""
+        key = self.key_of.get(ended.pod)
+        if key is not None:
+            self.ended[key] = ended
 
     def write(self, wall: Any) -> None:
         """Write what changed: Running on admission, the end, the final deletion."""
-        for uid, run in list(self.state.pods.items()):
-            pod = self.info.get(uid)
-            if pod is None:
+        e = self.engine
+        for pod, key in list(self.key_of.items()):
+            info = self.info.get(key)
+            if info is None:
                 continue
-            if run.end is None:
-                if run.status_written is None and pod.phase != "Running":
-                    self._write_status(run, pod, "Running", running_status(pod, wall))
-                elif run.status_written is None:
-                    run.status_written = "Running"
+            ended = self.ended.get(key)
+            if ended is None:
+                if pod in e.pod_slot and pod not in self.running_written:
+                    self.running_written.add(pod)
+                    if info.phase != "Running":
+                        self._write_status(key, running_status(info, wall), pod)
                 continue
-            if run.status_written != run.end.phase:
-                if run.status_written != "retry":
-                    self._announce_end(run)
-                self._write_status(run, pod, run.end.phase, ended_status(pod, run.end, wall))
-            elif pod.deleting and pod.terminal and uid not in self.deleted:
-                self._finalize(run, pod)
-            elif pod.terminal and not pod.deleting:
-                self.state.forget_pod(uid)  # the kubelet is done with it
+            if key not in self.end_written:
+                self.end_written.add(key)
+                message = end_message(ended, self.node_names[ended.sat])
+                self._write_status(key, ended_status(info, ended, message, wall), pod)
+                self._announce(info, ended, message)
+            elif info.deleting and info.terminal and key not in self.finalized:
+                self._finalize(key, info)
 
-    def _write_status(self, run: PodRun, pod: PodInfo, phase: str, body: dict) -> None:
-        run.status_written = phase
+    def _write_status(self, key: PodKey, body: dict[str, Any], pod: int) -> None:
+        namespace, name = key
 
         def done(_: Any, error: BaseException | None) -> None:
             if error is not None and status_of(error) != 404:
-                run.status_written = None if phase == "Running" else "retry"
+                self.running_written.discard(pod)
+                self.end_written.discard(key)
 
         self.api.submit(
-            ("pod-status", run.uid),
+            ("pod-status", namespace, name),
             "patch",
             "pods/status",
-            lambda: self.api.core.patch_namespaced_pod_status(pod.name, pod.namespace, body),
+            lambda: self.api.core.patch_namespaced_pod_status(name, namespace, body),
             priority=URGENT,
             on_done=done,
         )
 
-    def _finalize(self, run: PodRun, pod: PodInfo) -> None:
+    def _finalize(self, key: PodKey, info: PodInfo) -> None:
         """Confirm the deletion of a stopped pod (grace 0), as its kubelet would."""
         from kubernetes import client
 
-        self.deleted.add(run.uid)
+        self.finalized.add(key)
         options = client.V1DeleteOptions(
-            grace_period_seconds=0, preconditions=client.V1Preconditions(uid=run.uid)
+            grace_period_seconds=0, preconditions=client.V1Preconditions(uid=info.uid)
         )
 
         def done(_: Any, error: BaseException | None) -> None:
             if error is not None and status_of(error) not in (404, 409):
-                self.deleted.discard(run.uid)
+                self.finalized.discard(key)
 
         self.api.submit(
-            ("pod-delete", run.uid),
+            ("pod-delete", info.namespace, info.name),
             "delete",
             "pods",
             lambda: self.api.core.delete_namespaced_pod(
-                pod.name, pod.namespace, grace_period_seconds=0, body=options
+                info.name, info.namespace, grace_period_seconds=0, body=options
             ),
             priority=URGENT,
             on_done=done,
         )
 
-    def _announce_end(self, run: PodRun) -> None:
-        end = run.end
-        assert end is not None
-        ref = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": run.name, "namespace": run.namespace, "uid": run.uid},
-        }
-        when = iso_z(sim_datetime(end.at))
-        if end.phase == "Succeeded":
-            self.event(ref, "Normal", "Completed", f"{end.message} at {when} (simulated)")
-        elif end.reason == "Checkpointed":
-            self.event(ref, "Normal", "Checkpointed", f"{end.message} at {when} (simulated)")
+    def _announce(self, info: PodInfo, ended: PodEnded, message: str) -> None:
+        ref = info.reference()
+        if ended.reason is EndReason.COMPLETED:
+            self.event(ref, "Normal", "Completed", message)
+        elif ended.reason is EndReason.CHECKPOINTED:
+            self.event(ref, "Normal", "Checkpointed", message)
         else:
-            lost = f"; {end.lost_gpu_seconds:.0f} GPU-s since the last checkpoint lost"
-            self.event(ref, "Warning", end.reason, f"{end.message} at {when} (simulated){lost}")
+            lost = f"; {ended.lost_gpu_seconds:.0f} GPU-s since the last checkpoint lost"
+            self.event(ref, "Warning", ended.reason.status_reason, f"{message}{lost}")
 
-    # -- views -------------------------------------------------------------------------
+    # -- views -----------------------------------------------------------------------------
 
-    def allocated(self, pods_index: Any) -> Any:
+    def allocated(self, pods_index: Any) -> NDArray[np.int64]:
         """GPUs held on each node by pods that are not finished (the scheduler's view)."""
-        import numpy as np
-
         out = np.zeros(len(self.node_names), np.int64)
         for i in range(len(self.node_names)):
             for pod in self.pods_on(pods_index, i):
-                run = self.state.pods.get(pod.uid)
-                if pod.terminal or (run is not None and run.end is not None):
-                    continue
-                if pod.uid in self.rejected:
+                if pod.terminal or pod.key in self.rejected or pod.key in self.ended:
                     continue
                 out[i] += pod.gpus
         return out
 
-    def draining_gpus(self) -> Any:
-        import numpy as np
-
-        out = np.zeros(len(self.node_names), np.int64)
-        for run in self.state.pods.values():
-            if run.end is None and (run.deleting or run.state == DRAINING or run.eviction):
-                out[run.sat] += run.gpus
-        return out
+    def phases(self, pods_index: Any) -> dict[str, int]:
+        """GPU pods on our nodes by phase (the `kubesat_pods` gauge)."""
+        phases = {"Pending": 0, "Running": 0, "Succeeded": 0, "Failed": 0}
+        for i in range(len(self.node_names)):
+            for pod in self.pods_on(pods_index, i):
+                if pod.phase in phases:
+                    phases[pod.phase] += 1
+        return phases

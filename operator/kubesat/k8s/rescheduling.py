@@ -1,13 +1,12 @@
-"""Rescheduling: the policy's drains, through the Eviction API.
+"""Rescheduling: the engine's drains, written through the Eviction API.
 
-Each tick asks the policy how many busy GPUs each satellite may keep
-(`kubesat.core.policy.gpus_to_keep`: reactive drains a satellite that left full sunlight
-or was upset; predictive keeps what the sunlit-plus-battery runway still carries past a
-checkpoint write and a margin), and evicts the cheapest pods beyond that (least work since
-their last checkpoint first). The eviction's grace period stands for writing the
-checkpoint; PodDisruptionBudgets are honoured by the API server: a 429 means refused,
-and the pod is tried again a moment later (or dies when the power runs out, which is not
-a voluntary disruption). Events on the pod and the Satellite say what happened and why.
+The engine decides (`kubesat.engine.fleet.FleetEngine`, the same step the simulator runs):
+reactive drains a satellite that left full sunlight or was upset; predictive keeps the
+GPUs whose sunlit-plus-battery runway still carries past a checkpoint write and a margin
+and drains the cheapest pods beyond that. It honours PodDisruptionBudgets itself (the
+same policy/v1 arithmetic as the API server), so a refused drain is retried at the next
+step. This writer makes each drain an eviction (its grace period stands for the
+checkpoint write) and says on the pod and the Satellite what happened and why.
 """
 
 from __future__ import annotations
@@ -18,86 +17,36 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from kubesat.core.policy import gpus_to_keep, runway_seconds
+from kubesat.engine.events import Eviction, EvictionReason, EvictionRefused
 from kubesat.k8s.api import URGENT, status_of
-from kubesat.k8s.fleet import PodRun
 
 if TYPE_CHECKING:
     from kubesat.k8s.runtime import FleetRuntime
 
 logger = logging.getLogger("kubesat.rescheduling")
 
-RETRY_SECONDS = 1.0  # wall seconds before a refused eviction is tried again
 REFUSAL_EVENT_SECONDS = 30.0
 
 
 class Drainer:
-    """Evicts the pods the policy wants off each satellite of one constellation."""
+    """Writes the engine's drains of one constellation through the Eviction API."""
 
     def __init__(self, fleet: FleetRuntime) -> None:
         self.fleet = fleet
-        self.in_flight: set[str] = set()
-        self.retry_after: dict[str, float] = {}
-        self.reported: dict[str, float] = {}
+        self.reported: dict[tuple[str, str], float] = {}
 
-    def plan(self, view: Any) -> list[tuple[PodRun, str, str]]:
-        """(pod, metrics reason, human reason) for each pod to evict now."""
+    def why(self, eviction: Eviction) -> str:
+        """The human reason of a drain, for the Events."""
         fleet = self.fleet
-        state, spec = fleet.state, fleet.spec
-        if spec.policy == "none":
-            return []
-        writes = [
-            r.work.checkpoint_write_seconds
-            for r in state.pods.values()
-            if r.end is None and r.work is not None
-        ]
-        lead = max(writes, default=0.0) + spec.predictive_margin_seconds + state.step_seconds
-        keep = gpus_to_keep(spec.policy, spec.power, view, lead)
-        draining = fleet.pods.draining_gpus()
-        excess = view.busy_gpus - draining - keep
-        now = time.monotonic()
-        out = []
-        for sat in np.flatnonzero(excess > 0):
-            candidates = [
-                r
-                for r in state.pods.values()
-                if r.sat == sat
-                and r.end is None
-                and not r.deleting
-                and r.eviction is None
-                and r.uid not in self.in_flight
-                and self.retry_after.get(r.uid, 0.0) <= now
-            ]
-            candidates.sort(key=lambda r: (r.since_checkpoint, r.name))
-            reason, why = self._reason(int(sat), view, lead)
-            freed = 0
-            for run in candidates:
-                if freed >= excess[sat]:
-                    break
-                out.append((run, reason, why))
-                freed += run.gpus
-        return out
-
-    def _reason(self, sat: int, view: Any, lead: float) -> tuple[str, str]:
-        fleet = self.fleet
-        spec = fleet.spec
-        if view.upset[sat]:
-            return "upset", "the satellite is recovering from a radiation upset"
-        if spec.policy == "reactive":
-            return "eclipse", "the satellite left full sunlight (reactive policy)"
-        runway = float(
-            runway_seconds(
-                spec.power,
-                view.soc_wh[sat : sat + 1],
-                view.busy_gpus[sat : sat + 1],
-                view.seconds_to_shadow[sat : sat + 1],
-                view.shadow_seconds[sat : sat + 1],
-            )[0]
-        )
-        to_shadow = float(view.seconds_to_shadow[sat])
-        shadow = float(view.shadow_seconds[sat])
+        if eviction.reason is EvictionReason.UPSET:
+            return "the satellite is recovering from a radiation upset"
+        if eviction.reason is EvictionReason.ECLIPSE:
+            return "the satellite left full sunlight (reactive policy)"
+        column = fleet.column
+        assert column is not None
+        sat = eviction.sat
+        to_shadow = float(column.seconds_to_shadow[sat])
+        shadow = float(column.shadow_seconds[sat])
         ahead = (
             "in eclipse"
             if to_shadow <= 0
@@ -105,79 +54,84 @@ class Drainer:
             if math.isfinite(to_shadow)
             else "no eclipse ahead"
         )
-        return "runway", (
-            f"power runway {runway:.0f} s with {int(view.busy_gpus[sat])} GPUs busy is within "
-            f"the {lead:.0f} s a checkpoint write plus margin needs ({ahead}, "
-            f"{shadow:.0f} s of shadow; battery "
-            f"{100 * view.soc_wh[sat] / max(spec.power.battery_wh, 1e-9):.0f}%)"
+        lead = float(fleet.engine.drain_lead_seconds()[sat])
+        battery = 100 * fleet.engine.soc[sat] / max(fleet.spec.power.battery_wh, 1e-9)
+        return (
+            f"power runway {eviction.runway_seconds:.0f} s is within the {lead:.0f} s a "
+            f"checkpoint write plus margin needs ({ahead}, {shadow:.0f} s of shadow; "
+            f"battery {battery:.0f}%)"
         )
 
-    def run(self, view: Any) -> None:
-        for run, reason, why in self.plan(view):
-            self._evict(run, reason, why)
-
-    def _evict(self, run: PodRun, reason: str, why: str) -> None:
-        from kubernetes import client
-
+    def refused(self, refusal: EvictionRefused, key: tuple[str, str] | None) -> None:
+        """A PodDisruptionBudget kept the pod: an Event now and then (the drain retries)."""
+        if key is None:
+            return
+        now = time.monotonic()
+        if now - self.reported.get(key, -math.inf) < REFUSAL_EVENT_SECONDS:
+            return
+        self.reported[key] = now
         fleet = self.fleet
-        api = fleet.api
-        write = run.work.checkpoint_write_seconds if run.work else 0.0
-        grace = max(1, math.ceil(fleet.clock.wall_seconds(write)) + 1)
-        body = client.V1Eviction(
-            metadata=client.V1ObjectMeta(name=run.name, namespace=run.namespace),
-            delete_options=client.V1DeleteOptions(
-                grace_period_seconds=grace, preconditions=client.V1Preconditions(uid=run.uid)
-            ),
+        message = (
+            f"eviction of {key[0]}/{key[1]} from {fleet.names[refusal.sat]} refused: "
+            f"the disruption budget {refusal.budget} allows no more disruptions; will retry"
         )
-        self.in_flight.add(run.uid)
-        satellite = fleet.names[run.sat]
         pod_ref = {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": run.name, "namespace": run.namespace, "uid": run.uid},
+            "metadata": {"name": key[1], "namespace": key[0]},
         }
+        fleet.event(pod_ref, "Warning", "EvictionRefused", message)
+        fleet.event(fleet.satellite_ref(refusal.sat), "Warning", "EvictionRefused", message)
+
+    def evict(self, eviction: Eviction, key: tuple[str, str] | None, uid: str | None) -> None:
+        """The engine drains the pod: evict it through the API (its grace period stands for
+        the checkpoint write), and say why on the pod and the Satellite."""
+        from kubernetes import client
+
+        if key is None:
+            return
+        namespace, name = key
+        fleet = self.fleet
+        api = fleet.api
+        write = eviction.write_seconds
+        grace = max(1, math.ceil(fleet.clock.wall_seconds(write)) + 1)
+        body = client.V1Eviction(
+            metadata=client.V1ObjectMeta(name=name, namespace=namespace),
+            delete_options=client.V1DeleteOptions(
+                grace_period_seconds=grace,
+                preconditions=client.V1Preconditions(uid=uid) if uid else None,
+            ),
+        )
+        satellite = fleet.names[eviction.sat]
+        why = self.why(eviction)
+        message = (
+            f"evicting {namespace}/{name} from {satellite}: {why}; "
+            f"checkpoint write {write:.0f} s (grace {grace} s)"
+        )
+        pod_ref = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "uid": uid},
+        }
+        fleet.event(pod_ref, "Normal", "Evicting", message)
+        fleet.event(fleet.satellite_ref(eviction.sat), "Normal", "Draining", message)
 
         def call() -> Any:
             response = api.core.create_namespaced_pod_eviction(
-                run.name, run.namespace, body, _preload_content=False
+                name, namespace, body, _preload_content=False
             )
             response.release_conn()
             return response.status
 
         def done(_: Any, error: BaseException | None) -> None:
-            self.in_flight.discard(run.uid)
-            if error is None:
-                run.eviction = reason
-                state = fleet.state
-                state.evictions[reason] = state.evictions.get(reason, 0) + 1
-                state.start_drain(run)
-                message = (
-                    f"evicting {run.namespace}/{run.name} from {satellite}: {why}; "
-                    f"checkpoint write {write:.0f} s (grace {grace} s)"
-                )
-                fleet.event(pod_ref, "Normal", "Evicting", message)
-                fleet.event(fleet.satellite_ref(run.sat), "Normal", "Draining", message)
+            if error is None or status_of(error) == 404:
                 return
-            status = status_of(error)
-            if status == 404:
-                return
-            self.retry_after[run.uid] = time.monotonic() + RETRY_SECONDS
-            if status == 429:
-                detail = _refusal(error)
-                now = time.monotonic()
-                if now - self.reported.get(run.uid, -math.inf) >= REFUSAL_EVENT_SECONDS:
-                    self.reported[run.uid] = now
-                    message = (
-                        f"eviction of {run.namespace}/{run.name} from {satellite} "
-                        f"refused: {detail}; will retry ({why})"
-                    )
-                    fleet.event(pod_ref, "Warning", "EvictionRefused", message)
-                    fleet.event(fleet.satellite_ref(run.sat), "Warning", "EvictionRefused", message)
-            else:
-                logger.warning("eviction of %s/%s failed: %s", run.namespace, run.name, error)
+            # the engine has already drained the pod (it honours the same budgets); the
+            # API server saw it otherwise: the pod still stops once its checkpoint is written
+            logger.warning("eviction of %s/%s: %s", namespace, name, _refusal(error))
 
         api.submit(
-            ("pod-eviction", run.uid),
+            ("pod-eviction", namespace, name),
             "create",
             "pods/eviction",
             call,

@@ -1,13 +1,14 @@
-"""One running Constellation: its clock, physics, nodes, pods and drains, ticked together.
+"""One running Constellation: the engine's shell on the real API, ticked on the clock.
 
 The loop (run by the Constellation's Kopf daemon) follows the simulated clock on the
-step grid: it admits the pods newly bound to its nodes, advances the fleet state to the
-current step (`FleetState.advance`: upsets, power, pod progress; a restarted operator
-catches up the steps it missed from the state it persisted), applies injected upsets,
-writes what changed (pod status, node conditions and taints, Satellite status, leases),
-drains what the policy wants off, lets kubesat-scheduler place pending pods, publishes a
-`FleetSnapshot` for the metrics and, every few seconds, persists its durable state (the
-Constellation's `status.state` and the Jobs' progress annotations).
+step grid. It reads events into the engine (`kubesat.engine.fleet.FleetEngine`, the step
+the simulator runs): Jobs kubesat controls, pods newly bound to its nodes, deletions,
+injected upsets. It steps the engine to the current step (a restarted operator catches up
+the steps it missed from the state it persisted) and writes the engine's decisions out:
+pods created and bound for kubesat's Jobs, pod status, evictions, Job status, Events. Then
+it writes node conditions and taints, Satellite status and leases, lets kubesat-scheduler
+bind pending pods of other Jobs, publishes a `FleetSnapshot` for the metrics and, every
+few seconds, persists the engine's state in the Constellation's `status.state`.
 """
 
 from __future__ import annotations
@@ -24,13 +25,26 @@ from numpy.typing import NDArray
 
 from kubesat.core.policy import FleetView
 from kubesat.core.timebase import iso_z
+from kubesat.core.upsets import UpsetKind
+from kubesat.engine.config import EngineConfig
+from kubesat.engine.durable import restore_state, to_state
+from kubesat.engine.environment import Column, WindowedEnvironment, flux_model_for
+from kubesat.engine.events import (
+    Decision,
+    Eviction,
+    EvictionRefused,
+    Notice,
+    NoticeKind,
+    PodEnded,
+    PodStarted,
+)
+from kubesat.engine.fleet import FleetEngine
 from kubesat.k8s.api import LAZY, NORMAL, Api, status_of
 from kubesat.k8s.clock import SimClock, wall_now
-from kubesat.k8s.fleet import FleetState, Notice
+from kubesat.k8s.job_controller import ManagedJobs
 from kubesat.k8s.jobs import JobBook
 from kubesat.k8s.nodes import NodeAgent, desired_state, node_labels
-from kubesat.k8s.objects import PodInfo
-from kubesat.k8s.physics import Environment, flux_model_for
+from kubesat.k8s.objects import JobInfo, PodInfo
 from kubesat.k8s.pods import PodRuntime
 from kubesat.k8s.rescheduling import Drainer
 from kubesat.k8s.satellites import (
@@ -46,6 +60,8 @@ from kubesat.k8s.satellites import (
 from kubesat.spec import GROUP, VERSION, ConstellationSpec
 
 logger = logging.getLogger("kubesat.runtime")
+
+CATCH_UP_IN_THREAD_STEPS = 360  # a longer catch-up runs off the event loop
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,6 @@ class FleetRuntime:
         meta = body["metadata"]
         self.memo = memo
         self.api: Api = memo.api
-        self.book: JobBook = memo.jobs
         self.options = options
         self.namespace, self.name, self.uid = meta["namespace"], meta["name"], meta["uid"]
         self.key = (self.namespace, self.name)
@@ -86,8 +101,9 @@ class FleetRuntime:
         self.names = satellite_names(self.name, spec.satellites)
         self.n = len(self.names)
         self.planes = np.array([s.plane for s in spec.satellites], np.int64)
-        self.state = FleetState(spec, self.names)
-        self.env: Environment | None = None
+        self.engine = self._new_engine(spec)
+        self.env: WindowedEnvironment | None = None
+        self.column: Column | None = None
         self.clock = SimClock.starting(
             spec.clock.start_utc, spec.clock.speedup, spec.clock.step_seconds
         )
@@ -108,7 +124,7 @@ class FleetRuntime:
         self.sat_schedule = WriteSchedule(
             self.n, 7, options.status_coalesce_seconds, options.status_refresh_seconds
         )
-        self.pods = PodRuntime(self.api, self.state, self.names, self.event)
+        self._wire()
         self.drainer = Drainer(self)
         self.sat_uids: dict[str, str] = {}
         self.creating: set[str] = set()
@@ -126,6 +142,23 @@ class FleetRuntime:
         self.changes_seen = 0
         self.generation: int | None = None
 
+    def _new_engine(self, spec: ConstellationSpec) -> FleetEngine:
+        config = EngineConfig.from_spec(spec, places_builtin_pods=False)
+        return FleetEngine(config, self.names, self.planes, self.name)
+
+    def _wire(self) -> None:
+        """The writers over the engine (again after a restore replaces it)."""
+        self.book = JobBook(self.engine, self.api, self._wall_text)
+        self.pods = PodRuntime(self.api, self.engine, self.book, self.names, self.event)
+        self.managed = ManagedJobs(self.api, self.engine, self.book, self.names, self._wall_text)
+
+    @staticmethod
+    def _wall_text() -> str:
+        return iso_z(wall_now()).split(".")[0] + "Z"
+
+    def _sim_text(self, offset_seconds: float) -> str:
+        return iso_z(self.clock.at(offset_seconds))
+
     # -- helpers used by the scheduler and the drainer --------------------------------
 
     def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
@@ -135,8 +168,14 @@ class FleetRuntime:
         return reference(self.namespace, self.names[i], self.sat_uids.get(self.names[i]))
 
     def view(self, allocated: NDArray[np.int64] | None = None) -> FleetView:
-        assert self.state.column is not None
-        return self.state.view(self.state.column, allocated)
+        """What the policy sees now; `allocated`: GPUs of pods bound to each satellite
+        (live, pending or assumed by the scheduler), when known better than the engine's."""
+        assert self.column is not None
+        view = self.engine.view(self.column)
+        if allocated is None:
+            return view
+        free = np.maximum(self.engine.healthy_gpus() - allocated, 0).astype(np.int64)
+        return FleetView(**{**view.__dict__, "free_gpus": free})
 
     def placement_mask(self, pod: PodInfo) -> NDArray[np.bool_]:
         """Satellites whose taints the pod tolerates and whose labels its nodeSelector wants."""
@@ -161,11 +200,18 @@ class FleetRuntime:
 
     # -- start and restore ------------------------------------------------------------
 
-    async def prepare(self, status: dict[str, Any]) -> None:
-        """Build the environment (AP8 grid, first chunks) and take back the durable state."""
+    async def prepare(self, status: dict[str, Any], jobs_index: Any = None) -> None:
+        """Build the environment (AP8 grid, first chunks) and take back the durable state:
+        the Jobs the state names are added to the engine first, then their progress."""
         flux = await asyncio.to_thread(flux_model_for, self.spec)
-        self.env = Environment(self.spec, flux)
+        self.env = WindowedEnvironment(self.spec, flux)
         state = dict(status.get("state") or {})
+        if jobs_index is not None:
+            saved = set((state.get("jobs") or {}).keys())
+            for key in jobs_index:
+                for info in jobs_index[key]:
+                    if f"{info.namespace}/{info.name}/{info.uid}" in saved or self._ours(info):
+                        self.book.add(info)
         clock = SimClock.resumed(
             status.get("clock"),
             state.get("clockStart"),
@@ -173,14 +219,16 @@ class FleetRuntime:
             self.spec.clock.speedup,
             self.spec.clock.step_seconds,
         )
-        restored = self.state.restore_state(state) if state.get("clockStart") else False
+        restored = restore_state(self.engine, state) if state.get("clockStart") else False
+        if restored:
+            self.pods.restore_refs()
         if not restored:
             clock = SimClock.starting(
                 self.spec.clock.start_utc, self.spec.clock.speedup, self.spec.clock.step_seconds
             )
-            self.state.k = max(clock.step_index(), 0)
+            self.engine.k = max(clock.step_index(), 0)
         else:
-            behind = (clock.step_index() - self.state.k) * self.state.step_seconds
+            behind = (clock.step_index() - self.engine.k) * self.engine.dt
             if behind > self.options.max_catch_up_seconds:
                 self.event(
                     self.body,
@@ -190,12 +238,12 @@ class FleetRuntime:
                     f"than {self.options.max_catch_up_seconds:.0f}: the timeline "
                     "resumes where it stopped",
                 )
-                clock = clock.paused_at(self.state.now)
+                clock = clock.paused_at(self.engine.now)
             elif behind < 0:
-                self.state.k = max(clock.step_index(), 0)
+                self.engine.k = max(clock.step_index(), 0)
         self.clock = clock
-        await asyncio.to_thread(self.env.ensure, self.state.k)
-        self.state.column = self.env.column(self.state.k)
+        await asyncio.to_thread(self.env.ensure, self.engine.k)
+        self.column = self.env.column(self.engine.k)
         self.nodes.stagger(time.monotonic())
         self.prepared = True
         logger.info(
@@ -204,8 +252,8 @@ class FleetRuntime:
             self.name,
             self.n,
             "resumed" if restored else "started",
-            iso_z(self.clock.at(self.state.now)),
-            self.state.k,
+            iso_z(self.clock.at(self.engine.now)),
+            self.engine.k,
             self.clock.speedup,
         )
 
@@ -218,8 +266,9 @@ class FleetRuntime:
         if spec.clock.start_utc != self.spec.clock.start_utc:
             return False
         self.spec = spec
-        self.state.spec = spec
-        self.state.power = spec.power
+        self.engine.config = EngineConfig.from_spec(spec, places_builtin_pods=False)
+        self.engine.power = spec.power
+        self.engine.policy = spec.policy
         if self.env is not None:
             self.env.spec = spec
         if not math.isclose(spec.clock.speedup, self.clock.speedup):
@@ -233,9 +282,11 @@ class FleetRuntime:
         pods_index = indexes["satellite_pods"]
         jobs_index = indexes["gpu_jobs"]
         sats_index = indexes["fleet_satellites"]
+        budgets_index = indexes.get("disruption_budgets")
         try:
             self.schedulable = True
             while not stopped and not self.stopping:
+                self._sync_budgets(budgets_index)
                 await self.tick(pods_index, jobs_index, sats_index)
                 delay = self._sleep_seconds()
                 await asyncio.sleep(delay)
@@ -251,7 +302,7 @@ class FleetRuntime:
             self.task_done.set()
 
     def _sleep_seconds(self) -> float:
-        next_offset = (self.state.k + 1) * self.state.step_seconds
+        next_offset = (self.engine.k + 1) * self.engine.dt
         wait = (self.clock.wall_at(next_offset) - wall_now()).total_seconds()
         return min(max(wait, 0.005), self.options.max_tick_wall_seconds)
 
@@ -260,24 +311,28 @@ class FleetRuntime:
         started = time.perf_counter()
         wall = wall_now()
         wall_s = time.monotonic()
-        ready = self.state.ready
-        self.pods.adopt(pods_index, jobs_index, self.book, ready, wall)
-        target = max(self.clock.step_index(wall), self.state.k)
+        # events in: Jobs kubesat runs, pods bound or deleted, injected upsets
+        self._sync_jobs(jobs_index)
+        self.pods.adopt(pods_index, jobs_index, self.engine.ready)
+        self._injections(sats_index)
+        # the engine's steps up to the clock
+        target = max(self.clock.step_index(wall), self.engine.k)
         if self.env.needs(target):
             await asyncio.to_thread(self.env.ensure, target)
-        if target - self.state.k > 360:  # a long catch-up: off the event loop
+        if target - self.engine.k > CATCH_UP_IN_THREAD_STEPS:  # off the event loop
             self.schedulable = False
-            notices = await asyncio.to_thread(self.state.advance, self.env, target)
+            await asyncio.to_thread(self.advance, target)
             self.schedulable = True
         else:
-            notices = self.state.advance(self.env, target)
-        notices.extend(self._injections(sats_index))
-        self._announce(notices)
+            self.advance(target)
+        # decisions out
+        self._apply(self.engine.take_decisions())
         self.pods.write(wall)
-        column = self.state.column
+        self.managed.write_status()
+        self.book.write_dirty(self._pod_names())
+        column = self.column
         assert column is not None
         view = self.view(self.pods.allocated(pods_index))
-        self.drainer.run(view)
         self._sync_satellites(sats_index, wall_s)
         self._sync_nodes(column, wall, wall_s)
         self._sync_satellite_status(column, view, wall_s)
@@ -287,24 +342,116 @@ class FleetRuntime:
         if wall_s - self.last_snapshot >= self.options.snapshot_seconds:
             self.last_snapshot = wall_s
             self._snapshot(pods_index)
-        self.book.drop_missing(set(jobs_index))
         if wall_s - self.last_persist >= self.options.persist_seconds:
             self.last_persist = wall_s
             await self.persist()
-        elif self.state.changes != self.changes_seen:
-            self.persist_jobs()  # a pod started or ended: its Job's units changed
-        self.changes_seen = self.state.changes
         metrics = getattr(self.memo, "metrics", None)
         if metrics is not None:
             metrics.observe_reconcile("tick", time.perf_counter() - started)
 
+    def advance(self, to_step: int) -> None:
+        """Step the engine up to `to_step` through the environment (state then holds there)."""
+        assert self.env is not None
+        engine = self.engine
+        while engine.k < to_step:
+            engine.step(self.env.column(engine.k), self.env.upsets(engine.k, engine.k + 1))
+        self.column = self.env.column(engine.k)
+
+    # -- Jobs ----------------------------------------------------------------------------
+
+    def _ours(self, info: JobInfo) -> bool:
+        """Whether kubesat's Job controller runs this Job on this constellation: in our
+        namespace, and ours by its nodeSelector or as the namespace's first constellation."""
+        if not info.managed or info.namespace != self.namespace or info.spec is None:
+            return False
+        if info.constellation is not None:
+            return info.constellation == self.name
+        fleets = getattr(self.memo, "fleets", {}) or {}
+        names = sorted(name for (ns, name) in fleets if ns == self.namespace) or [self.name]
+        return names[0] == self.name
+
+    def _sync_jobs(self, jobs_index: Any) -> None:
+        """Add the managed Jobs that are ours; drop the Jobs that are gone."""
+        for key in jobs_index:
+            for info in jobs_index[key]:
+                if self._ours(info):
+                    self.book.add(info)
+        for key in [k for k in self.book.by_key if k not in jobs_index]:
+            if not key[1].startswith("pod:"):
+                self.book.remove(key)
+
+    def _sync_budgets(self, budgets_index: Any) -> None:
+        """The PodDisruptionBudgets of our namespace, for the engine's drains."""
+        if budgets_index is None:
+            return
+        budgets = tuple(
+            sorted(budgets_index.get(self.namespace, ()), key=lambda b: b.name)
+            if self.namespace in budgets_index
+            else ()
+        )
+        if budgets != self.engine.budgets:
+            self.engine.set_budgets(budgets)
+
+    def _pod_names(self) -> dict[int, str]:
+        return {pod: key[1] for pod, key in self.pods.key_of.items()}
+
+    def _apply(self, decisions: list[Decision]) -> None:
+        """Write the engine's decisions: pods created, ends, evictions, Events."""
+        notices: list[Notice] = []
+        for decision in decisions:
+            if isinstance(decision, PodStarted):
+                self._started(decision)
+            elif isinstance(decision, PodEnded):
+                self.book.ended(decision, self._sim_text(decision.at_seconds))
+                self.pods.end(decision)
+            elif isinstance(decision, Eviction):
+                key = self.pods.key_of.get(decision.pod)
+                info = self.pods.info.get(key) if key else None
+                self.drainer.evict(decision, key, info.uid if info else None)
+            elif isinstance(decision, EvictionRefused):
+                self.drainer.refused(decision, self.pods.key_of.get(decision.pod))
+            elif isinstance(decision, Notice):
+                notices.append(decision)
+        self._announce(notices)
+
+    def _started(self, decision: PodStarted) -> None:
+        record = self.book.records.get(decision.job)
+        if record is None:
+            return
+        key = self.pods.key_of.get(decision.pod)
+        if key is None and record.info is not None and record.info.managed:
+            name = self.managed.create(decision, record)
+            key = (record.info.namespace, name)
+            self.pods.register(decision.pod, key)
+        if key is None:
+            return
+        node = self.names[decision.sat]
+        self.book.started(decision, key[1], node, self._sim_text(decision.at_seconds))
+        ref = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": key[1], "namespace": key[0]}}
+        spec = self.engine.jobs[decision.job]
+        if decision.resuming_from > 0:
+            self.event(
+                ref,
+                "Normal",
+                "Resuming",
+                f"restoring the checkpoint at {decision.resuming_from:.0f} of "
+                f"{spec.work_gpu_seconds:.0f} GPU-s on {node}",
+            )
+        elif math.isfinite(spec.work_gpu_seconds):
+            self.event(
+                ref,
+                "Normal",
+                "Started",
+                f"running on {node}: {spec.work_gpu_seconds:.0f} GPU-s of work, checkpoint "
+                f"every {spec.checkpoint_interval_seconds:.0f} s",
+            )
+
     # -- injected upsets ---------------------------------------------------------------
 
-    def _injections(self, sats_index: Any) -> list[Notice]:
+    def _injections(self, sats_index: Any) -> None:
         key = (self.namespace, self.name)
         if key not in sats_index:
-            return []
-        notices = []
+            return
         index = {n: i for i, n in enumerate(self.names)}
         for info in list(sats_index[key]):
             self.sat_uids[info.name] = info.uid
@@ -320,12 +467,8 @@ class FleetRuntime:
             except ValueError as error:
                 self.event(self.satellite_ref(i), "Warning", "InvalidInjection", str(error))
             else:
-                if gpu is None:
-                    owners = self.state.gpu_owner[i]
-                    gpu = next((g for g, o in enumerate(owners) if o is not None), 0)
-                notices.append(self.state.apply_upset(i, kind, gpu, self.state.now, True))
+                self.engine.inject_upset(i, UpsetKind(kind), gpu)
             self._clear_injection(info.name)
-        return notices
 
     def _clear_injection(self, name: str) -> None:
         patch = {"metadata": {"annotations": {INJECT_ANNOTATION: None}}}
@@ -342,9 +485,11 @@ class FleetRuntime:
     def _announce(self, notices: list[Notice]) -> None:
         for notice in notices:
             ref = self.satellite_ref(notice.sat)
-            when = iso_z(self.clock.at(notice.time))
-            pods = f"; pods lost: {', '.join(notice.pods)}" if notice.pods else ""
-            if notice.kind == "upset":
+            when = iso_z(self.clock.at(notice.at_seconds))
+            names = self._pod_names()
+            lost = [names.get(p, str(p)) for p in notice.pods]
+            pods = f"; pods lost: {', '.join(lost)}" if lost else ""
+            if notice.kind is NoticeKind.UPSET:
                 if notice.injected:
                     self.injected.add(notice.sat)
                 elif notice.upset == "correctable" or (notice.upset == "sefi" and not notice.pods):
@@ -365,7 +510,7 @@ class FleetRuntime:
                 else:
                     text = f"correctable upset ({how}) at {when}: corrected by ECC"
                 self.event(ref, "Warning", "RadiationUpset", text)
-            elif notice.kind == "power-lost":
+            elif notice.kind is NoticeKind.POWER_LOST:
                 self.event(
                     ref,
                     "Warning",
@@ -373,7 +518,7 @@ class FleetRuntime:
                     f"battery at its floor at {when}: GPUs shed, the payload is off "
                     f"until the battery recovers{pods}",
                 )
-            elif notice.kind == "power-restored":
+            elif notice.kind is NoticeKind.POWER_RESTORED:
                 self.event(
                     ref,
                     "Normal",
@@ -381,8 +526,9 @@ class FleetRuntime:
                     f"battery recovered at {when}: the payload restarts "
                     f"({self.spec.payload_restart_seconds:.0f} s)",
                 )
-            elif notice.kind == "recovered":
-                if notice.sat not in self.injected and self.state.upset_kind[notice.sat] != 2:
+            elif notice.kind is NoticeKind.RECOVERED:
+                latchup = self.engine.upset_kind[notice.sat] == UpsetKind.LATCHUP
+                if notice.sat not in self.injected and not latchup:
                     continue  # SEFIs come and go by the thousand; latch-ups are news
                 self.injected.discard(notice.sat)
                 self.event(ref, "Normal", "Recovered", f"upset recovery over at {when}")
@@ -423,7 +569,7 @@ class FleetRuntime:
             self.sat_schedule.forget(i)
 
     def _node_codes(self, column: Any) -> NDArray[np.int64]:
-        s = self.state
+        s = self.engine
         now = s.now
         down = s.down_until > now
         ready_code = np.where(down, 2, np.where(s.ready, 0, 1))
@@ -445,7 +591,7 @@ class FleetRuntime:
         ).astype(np.int64)
 
     def _sync_nodes(self, column: Any, wall: Any, wall_s: float) -> None:
-        s = self.state
+        s = self.engine
         codes = self._node_codes(column)
         registered = self.nodes.registered
         todo = set(self.node_schedule.select(codes, wall_s, registered).tolist())
@@ -477,7 +623,7 @@ class FleetRuntime:
         self.nodes.renew_leases(wall, wall_s)
 
     def _sat_codes(self, column: Any, view: FleetView) -> NDArray[np.int64]:
-        s = self.state
+        s = self.engine
         down = s.down_until > s.now
         phase = np.select(
             [
@@ -496,19 +642,26 @@ class FleetRuntime:
         # those writes and the periodic refresh: the Node's GroundLink condition is the
         # timely signal, and the metrics count every upset.
         return np.column_stack(
-            [phase, to_shadow, shadow_end, s.upsets_by_satellite[:, 1:], s.busy, view.free_gpus]
+            [
+                phase,
+                to_shadow,
+                shadow_end,
+                s.upsets_by_satellite[:, 1:],
+                s.busy_gpus(),
+                view.free_gpus,
+            ]
         ).astype(np.int64)
 
     def _step_time(self, step: int) -> str | None:
-        return iso_z(self.clock.at(step * self.state.step_seconds)) if step >= 0 else None
+        return iso_z(self.clock.at(step * self.engine.dt)) if step >= 0 else None
 
     def _eclipse_steps(self, column: Any) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Steps of the next (or current) eclipse's start and end; -1 when none is in sight.
 
         In shadow the forecast only says what is left, so the start seen on entry is kept.
         """
-        s = self.state
-        step = s.step_seconds
+        s = self.engine
+        step = s.dt
         finite = np.isfinite(column.seconds_to_shadow)
         ahead = np.where(finite, column.seconds_to_shadow, 0.0)
         start = np.where(finite, s.k + np.round(ahead / step), -1).astype(np.int64)
@@ -520,7 +673,7 @@ class FleetRuntime:
         return start, end.astype(np.int64)
 
     def _sync_satellite_status(self, column: Any, view: FleetView, wall_s: float) -> None:
-        s = self.state
+        s = self.engine
         key_known = np.array([name in self.sat_uids for name in self.names], np.bool_)
         codes = self._sat_codes(column, view)
         now = self.clock.at(s.now)
@@ -543,9 +696,7 @@ class FleetRuntime:
                 "altitudeKm": round(float(column.altitude_km[i]), 2),
                 "nextEclipseStart": self._step_time(int(codes[i, 1])),
                 "nextEclipseEnd": self._step_time(int(codes[i, 2])),
-                "nextContactStart": instant(
-                    now, float(column.seconds_to_contact[i]), s.step_seconds
-                )
+                "nextContactStart": instant(now, float(column.seconds_to_contact[i]), s.dt)
                 if column.seconds_to_contact[i] > 0
                 else None,
                 "upsets": {
@@ -553,7 +704,7 @@ class FleetRuntime:
                     "sefi": int(upsets[1]),
                     "latchup": int(upsets[2]),
                 },
-                "gpusBusy": int(s.busy[i]),
+                "gpusBusy": int(s.busy_gpus()[i]),
                 "gpusAvailable": int(view.free_gpus[i]),
                 "node": self.names[i],
                 "simulatedTime": iso_z(now),
@@ -582,21 +733,18 @@ class FleetRuntime:
     # -- metrics and durable state ----------------------------------------------------
 
     def _snapshot(self, pods_index: Any) -> None:
-        phases = {"Pending": 0, "Running": 0, "Succeeded": 0, "Failed": 0}
-        for i in range(self.n):
-            for pod in self.pods.pods_on(pods_index, i):
-                if pod.phase in phases:
-                    phases[pod.phase] += 1
+        phases = self.pods.phases(pods_index)
         snapshots = getattr(self.memo, "snapshots", None)
         if snapshots is not None:
-            snapshots[f"{self.namespace}/{self.name}"] = self.state.snapshot(
-                self.name, self.planes, self.spec.policy, phases
+            assert self.column is not None
+            snapshots[f"{self.namespace}/{self.name}"] = self.engine.snapshot(
+                self.column, self.clock.at(self.engine.now), phases
             )
 
     def status_body(self) -> dict[str, Any]:
-        state = self.state.to_state()
+        state = to_state(self.engine)
         state["clockStart"] = iso_z(self.spec.clock.start_utc)
-        ready = int((self.nodes.registered & self.state.ready).sum())
+        ready = int((self.nodes.registered & self.engine.ready).sum())
         registered = int(self.nodes.registered.sum())
         all_ready = registered == self.n and ready == self.n
         return {
@@ -604,8 +752,8 @@ class FleetRuntime:
             "observedGeneration": self.generation,
             "satellites": self.n,
             "readyNodes": ready,
-            "goodputRatio": round(self.state.goodput_ratio, 6),
-            "clock": self.clock.as_status(self.state.now),
+            "goodputRatio": round(self.engine.goodput_ratio, 6),
+            "clock": self.clock.as_status(self.engine.now),
             "state": state,
             "conditions": [
                 {
@@ -616,30 +764,6 @@ class FleetRuntime:
                 }
             ],
         }
-
-    def persist_jobs(self) -> None:
-        """Write the progress annotation of every Job whose units changed."""
-        for job, text in self.book.dirty():
-            job.written = text
-            namespace, name = job.key
-
-            def job_done(_: Any, error: BaseException | None, job: Any = job) -> None:
-                if error is not None and status_of(error) != 404:
-                    job.written = None
-
-            self.api.submit(
-                ("job-progress", namespace, name),
-                "patch",
-                "jobs",
-                lambda namespace=namespace, name=name, text=text: (
-                    self.api.batch.patch_namespaced_job(name, namespace, JobBook.patch(text))
-                ),
-                priority=NORMAL,
-                on_done=job_done,
-            )
-            if job.complete and not job.counted_complete:
-                job.counted_complete = True
-                self.state.jobs_completed += 1
 
     async def persist(self, final: bool = False) -> None:
         """Write `status.state` (and the Jobs' progress): a restart continues from here."""
@@ -654,7 +778,7 @@ class FleetRuntime:
                 "NodesReady",
                 f"all {self.n} satellite nodes are registered and Ready",
             )
-        self.persist_jobs()
+        self.book.write_dirty(self._pod_names())
 
         def call() -> Any:
             return self.api.custom.patch_namespaced_custom_object_status(

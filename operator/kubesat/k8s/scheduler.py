@@ -120,8 +120,8 @@ class Scheduler:
         work = pod.work
         if pod.job is not None and (pod.namespace, pod.job) in jobs_index:
             info: JobInfo | None = next(iter(jobs_index[(pod.namespace, pod.job)]), None)
-            if info is not None and info.work is not None:
-                work = info.work
+            if info is not None and info.spec is not None:
+                work = info.spec
         if work is None:
             return DEFAULT_WORK_INTERVAL, DEFAULT_WRITE
         return work.checkpoint_interval_seconds, work.checkpoint_write_seconds

@@ -34,7 +34,7 @@ from kubesat.core.orbits import EARTH_RADIUS_KM
 from kubesat.core.power import energy_bound_gpu_seconds
 
 if TYPE_CHECKING:
-    from kubesat.sim.engine import Outcome
+    from kubesat.sim.outcome import Outcome
     from kubesat.sim.run import Environment, Scenario
 
 DPI: Final = 110

@@ -1,4 +1,5 @@
-"""Run a simulation: read the manifests, sample the environment once, run each policy."""
+"""Run a simulation: read the manifests, sample the environment once, drive the engine
+through it under each policy (the simulator's shell over `kubesat.engine`)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from kubesat.core.geometry import Sky
 from kubesat.core.orbits import Fleet
 from kubesat.core.power import PowerSystem, energy_bound_gpu_seconds
 from kubesat.core.timebase import TimeGrid
-from kubesat.core.upsets import UpsetEvents, sample_upsets
+from kubesat.core.upsets import UpsetEvents
 from kubesat.core.workloads import DisruptionBudget, JobSpec
-from kubesat.sim.engine import Cluster, Outcome
+from kubesat.engine.config import EngineConfig
+from kubesat.engine.environment import ConditionsEnvironment, flux_model_for
+from kubesat.engine.fleet import FleetEngine
+from kubesat.sim.outcome import REFUSED_BY_PDB, Outcome
 from kubesat.spec import ConstellationSpec, SpecError, parse_constellation, parse_job
 from kubesat.telemetry import FleetSnapshot
 
@@ -107,8 +111,9 @@ class Environment:
     """The environment sampled once and shared by every policy's run."""
 
     conditions: FleetConditions
-    upsets: UpsetEvents
+    upsets: UpsetEvents  # every upset of the run (the engine draws the same, chunk by chunk)
     steps: int
+    source: ConditionsEnvironment
 
 
 def prepare(scenario: Scenario, duration_seconds: float, seed: int | None = None) -> Environment:
@@ -117,28 +122,11 @@ def prepare(scenario: Scenario, duration_seconds: float, seed: int | None = None
     step = c.clock.step_seconds
     grid = TimeGrid.regular(c.clock.start_utc, duration_seconds + LOOKAHEAD_SECONDS, step)
     steps = round(duration_seconds / step)
-    flux_model = None
-    if c.radiation.enabled:
-        from kubesat.core.radiation import drifted_flux_model
-
-        flux_model = drifted_flux_model(c.radiation.model, c.clock.start_utc)
-    conditions = compute_conditions(Fleet(c.satellites), Sky.on(grid), c.stations, flux_model)
-    if c.radiation.enabled and c.power.gpus > 0:
-        from kubesat.core.radiation import upset_rate_per_second
-
-        m = c.radiation.upsets
-        rate = upset_rate_per_second(
-            conditions.flux[:, :steps],
-            m.cross_section_cm2_per_gpu,
-            c.power.gpus,
-            m.background_per_gpu_second,
-        )
-        upsets = sample_upsets(
-            rate, step, c.radiation.seed if seed is None else seed, m, gpus=c.power.gpus
-        )
-    else:
-        upsets = UpsetEvents.empty()
-    return Environment(conditions, upsets, steps)
+    conditions = compute_conditions(
+        Fleet(c.satellites), Sky.on(grid), c.stations, flux_model_for(c)
+    )
+    source = ConditionsEnvironment(c, conditions, seed)
+    return Environment(conditions, source.all_upsets(steps), steps, source)
 
 
 def simulate(
@@ -147,35 +135,59 @@ def simulate(
     policy: str,
     progress: Callable[[int], None] | None = None,
     on_snapshot: Callable[[FleetSnapshot], None] | None = None,
+    snapshot_every: int = 6,
 ) -> Outcome:
-    """Run one policy over the prepared environment."""
+    """Run one policy over the prepared environment: the engine, driven step by step."""
     c = scenario.constellation
     steps = environment.steps
-    cluster = Cluster(
+    engine = FleetEngine(
+        EngineConfig.from_spec(c, policy),
+        tuple(s.name for s in c.satellites),
+        np.array([s.plane for s in c.satellites], dtype=np.int64),
+        c.name,
+    )
+    for job in scenario.jobs:
+        engine.add_job(job)
+    engine.set_budgets(scenario.budgets)
+    source = environment.source
+    sample_every = max(1, steps // 2000)
+    busy_trace, soc_trace, useful_trace = [], [], []
+    for k in range(steps):
+        column = source.column(k)
+        engine.step(column, source.upsets(k, k + 1))
+        engine.decisions.clear()
+        if k % sample_every == 0:
+            busy_trace.append(engine.busy_gpus().astype(np.int16))
+            soc_trace.append((engine.soc / max(c.power.battery_wh, 1e-9)).astype(np.float32))
+            useful_trace.append(engine.useful_gpu_seconds())
+        if on_snapshot is not None and k % snapshot_every == 0:
+            when = environment.conditions.grid.instant(k * c.clock.step_seconds)
+            on_snapshot(engine.snapshot(column, when))
+        if progress is not None:
+            progress(k)
+    counters = engine.counters
+    evictions = dict(counters.evictions)
+    if counters.refused_evictions:
+        evictions[REFUSED_BY_PDB] = counters.refused_evictions
+    return Outcome(
         policy=policy,
-        power=c.power,
-        conditions=environment.conditions,
-        jobs=scenario.jobs,
-        budgets=scenario.budgets,
-        upsets=environment.upsets,
-        initial_soc=c.initial_state_of_charge,
-        sefi_recovery_seconds=c.radiation.upsets.sefi_recovery_seconds,
-        latchup_recovery_seconds=c.radiation.upsets.latchup_recovery_seconds,
-        saa_threshold=c.radiation.saa_flux_threshold,
-        margin_seconds=c.predictive_margin_seconds,
-        payload_restart_seconds=c.payload_restart_seconds,
+        completed_gpu_seconds=engine.useful_gpu_seconds(),
+        lost_gpu_seconds=counters.lost_gpu_seconds,
+        energy_bound_gpu_seconds=fleet_energy_bound(
+            c.power, environment.conditions, steps, c.initial_state_of_charge
+        ),
+        demand_gpu_seconds=float(sum(j.total_work_gpu_seconds for j in scenario.jobs)),
+        evictions=evictions,
+        pod_failures=dict(counters.failures),
+        jobs_completed=counters.jobs_completed,
+        jobs_failed=counters.jobs_failed,
+        upsets=dict(counters.upsets),
+        timeline={
+            "busy_gpus": np.array(busy_trace).T,
+            "state_of_charge": np.array(soc_trace).T,
+            "useful_gpu_seconds": np.array(useful_trace),
+        },
     )
-    cluster.name = c.name
-    cluster.satellite_names = tuple(s.name for s in c.satellites)
-    cluster.planes = np.array([s.plane for s in c.satellites], dtype=np.int64)
-    outcome = cluster.run(
-        steps, progress, sample_every=max(1, steps // 2000), on_snapshot=on_snapshot
-    )
-    outcome.energy_bound_gpu_seconds = fleet_energy_bound(
-        c.power, environment.conditions, steps, c.initial_state_of_charge
-    )
-    outcome.demand_gpu_seconds = float(sum(j.total_work_gpu_seconds for j in scenario.jobs))
-    return outcome
 
 
 def fleet_energy_bound(

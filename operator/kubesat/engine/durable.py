@@ -1,0 +1,212 @@
+"""The engine's state as plain JSON, so that a restarted operator continues the same timeline.
+
+Satellites are matched by name and Jobs by key, so a state written before a Job was
+deleted or a satellite renamed still restores what matches. Restore after adding the Jobs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from kubesat.engine.fleet import FREE, RUNNING, STATE_VERSION, FleetEngine
+
+DIGITS = 3
+
+
+def _round(values: NDArray[Any]) -> list[float]:
+    return [round(float(v), DIGITS) for v in values]
+
+
+def to_state(engine: FleetEngine) -> dict[str, Any]:
+    """Everything the next step depends on, as JSON-ready values."""
+    e = engine
+    names = list(e.names)
+    now = e.now
+
+    def sparse(values: NDArray[np.float64]) -> dict[str, float]:
+        return {names[i]: round(float(values[i]), DIGITS) for i in np.flatnonzero(values > now)}
+
+    broken = {
+        names[i]: {
+            str(j): round(float(e.gpu_broken_until[i, j]), DIGITS)
+            for j in np.flatnonzero(e.gpu_broken_until[i] > now)
+        }
+        for i in np.flatnonzero((e.gpu_broken_until > now).any(axis=1))
+    }
+    jobs: dict[str, Any] = {}
+    for job, key in enumerate(e.job_keys):
+        if not e.job_active[job]:
+            continue
+        units = e._units_of(job)
+        jobs[key] = {
+            "checkpoint": _round(e.unit_checkpoint[units]),
+            "progress": _round(e.unit_progress[units]),
+            "done": [int(i) for i in np.flatnonzero(e.unit_done[units])],
+            "attempts": [int(v) for v in e.unit_attempts[units]],
+            "failures": int(e.job_failures[job]),
+            "recentFailures": int(e.job_recent_failures[job]),
+            "notBefore": round(float(e.job_not_before[job]), DIGITS),
+            "failed": bool(e.job_failed[job]),
+            "complete": bool(e.job_complete[job]),
+        }
+    pods = []
+    for slot in np.flatnonzero(e.slot_state != FREE):
+        sat = int(e.slot_sat[slot])
+        pod = int(e.slot_pod[slot])
+        pods.append(
+            {
+                "pod": pod,
+                "ref": e.pod_refs.get(pod),
+                "job": e.job_keys[int(e.slot_job[slot])],
+                "unit": int(e.unit_index[e.slot_unit[slot]]),
+                "satellite": names[sat],
+                "gpus": [int(g) for g in np.flatnonzero(e.gpu_owner[sat] == slot)],
+                "state": int(e.slot_state[slot]),
+                "left": round(float(e.slot_left[slot]), DIGITS),
+                "since": round(float(e.slot_since[slot]), DIGITS),
+                "evicted": bool(e.slot_evicted[slot]),
+            }
+        )
+    c = e.counters
+    return {
+        "version": STATE_VERSION,
+        "step": e.k,
+        "stepSeconds": e.dt,
+        "satellites": names,
+        "stateOfChargeWh": [round(float(v), 4) for v in e.soc],
+        "boundStateOfChargeWh": [round(float(v), 4) for v in e.bound_soc],
+        "solarEnergyJ": [round(float(v), 1) for v in e.solar_energy_j],
+        "restartPending": [names[i] for i in np.flatnonzero(e.restart_pending)],
+        "downUntil": sparse(e.down_until),
+        "upsetUntil": sparse(e.upset_until),
+        "upsetKind": {names[i]: int(e.upset_kind[i]) for i in np.flatnonzero(e.upset)},
+        "gpuBrokenUntil": broken,
+        "upsets": {
+            names[i]: [int(v) for v in e.upsets_by_satellite[i]]
+            for i in np.flatnonzero(e.upsets_by_satellite.any(axis=1))
+        },
+        "jobs": jobs,
+        "pods": pods,
+        "nextPod": e.next_pod,
+        "counters": {
+            "lostGpuSeconds": round(c.lost_gpu_seconds, DIGITS),
+            "boundGpuSeconds": round(c.bound_gpu_seconds, DIGITS),
+            "evictions": dict(c.evictions),
+            "refusedEvictions": c.refused_evictions,
+            "failures": dict(c.failures),
+            "upsets": dict(c.upsets),
+            "jobsCompleted": c.jobs_completed,
+            "jobsFailed": c.jobs_failed,
+            "podsStarted": c.pods_started,
+        },
+    }
+
+
+def restore_state(engine: FleetEngine, state: dict[str, Any]) -> bool:
+    """Take back a `to_state` into an engine whose Jobs are added. False if unusable."""
+    e = engine
+    if not state or state.get("version") != STATE_VERSION:
+        return False
+    if not math.isclose(float(state.get("stepSeconds", 0.0)), e.dt):
+        return False
+    names = list(state.get("satellites") or [])
+    index = {name: i for i, name in enumerate(e.names)}
+    pairs = [(j, index[name]) for j, name in enumerate(names) if name in index]
+    e.k = int(state.get("step", 0))
+
+    def take(key: str, target: NDArray[np.float64]) -> None:
+        values = state.get(key) or []
+        for j, i in pairs:
+            if j < len(values):
+                target[i] = float(values[j])
+
+    take("stateOfChargeWh", e.soc)
+    take("boundStateOfChargeWh", e.bound_soc)
+    take("solarEnergyJ", e.solar_energy_j)
+    for name in state.get("restartPending") or []:
+        if name in index:
+            e.restart_pending[index[name]] = True
+    e.powered = ~e.restart_pending
+    for key, target in (("downUntil", e.down_until), ("upsetUntil", e.upset_until)):
+        for name, value in (state.get(key) or {}).items():
+            if name in index:
+                target[index[name]] = float(value)
+    for name, kind in (state.get("upsetKind") or {}).items():
+        if name in index:
+            e.upset_kind[index[name]] = int(kind)
+    for name, gpus in (state.get("gpuBrokenUntil") or {}).items():
+        if name in index:
+            for j, value in gpus.items():
+                if int(j) < e.g:
+                    e.gpu_broken_until[index[name], int(j)] = float(value)
+    for name, counts in (state.get("upsets") or {}).items():
+        if name in index:
+            e.upsets_by_satellite[index[name], : len(counts)] = counts
+    for key, saved in (state.get("jobs") or {}).items():
+        job = e.job_index(key)
+        if job is None:
+            continue
+        units = e._units_of(job)
+        columns: tuple[tuple[list[Any], NDArray[Any]], ...] = (
+            (saved.get("checkpoint") or [], e.unit_checkpoint),
+            (saved.get("progress") or [], e.unit_progress),
+            (saved.get("attempts") or [], e.unit_attempts),
+        )
+        for values, target in columns:
+            count = min(len(values), units.size)
+            target[units[:count]] = values[:count]
+        for i in saved.get("done") or []:
+            if i < units.size:
+                e.unit_done[units[i]] = True
+        e.job_failures[job] = int(saved.get("failures", 0))
+        e.job_recent_failures[job] = int(saved.get("recentFailures", 0))
+        e.job_not_before[job] = float(saved.get("notBefore", 0.0))
+        e.job_failed[job] = bool(saved.get("failed", False))
+        e.job_complete[job] = bool(saved.get("complete", False))
+    for saved in state.get("pods") or []:
+        _restore_pod(e, saved, index)
+    e.next_pod = max(e.next_pod, int(state.get("nextPod", 0)))
+    counters = state.get("counters") or {}
+    c = e.counters
+    c.lost_gpu_seconds = float(counters.get("lostGpuSeconds", 0.0))
+    c.bound_gpu_seconds = float(counters.get("boundGpuSeconds", 0.0))
+    c.evictions = {str(k): int(v) for k, v in (counters.get("evictions") or {}).items()}
+    c.refused_evictions = int(counters.get("refusedEvictions", 0))
+    c.failures = {str(k): int(v) for k, v in (counters.get("failures") or {}).items()}
+    c.upsets = {str(k): int(v) for k, v in (counters.get("upsets") or {}).items()}
+    c.jobs_completed = int(counters.get("jobsCompleted", 0))
+    c.jobs_failed = int(counters.get("jobsFailed", 0))
+    c.pods_started = int(counters.get("podsStarted", 0))
+    e.decisions.clear()
+    return True
+
+
+def _restore_pod(e: FleetEngine, saved: dict[str, Any], index: dict[str, int]) -> None:
+    job = e.job_index(str(saved.get("job")))
+    sat = index.get(str(saved.get("satellite")))
+    if job is None or sat is None:
+        return
+    units = e._units_of(job)
+    units = units[e.unit_index[units] == int(saved.get("unit", -1))]
+    gpus = np.array([g for g in saved.get("gpus") or [] if 0 <= g < e.g], np.int64)
+    if units.size == 0 or gpus.size == 0 or (e.gpu_owner[sat, gpus] >= 0).any():
+        return
+    unit = int(units[0])
+    progress = float(e.unit_progress[unit])
+    attempts = int(e.unit_attempts[unit])
+    pod = int(saved["pod"])
+    e._start(unit, sat, gpus, pod)
+    e.counters.pods_started -= 1
+    e.unit_attempts[unit] = attempts
+    slot = e.pod_slot[pod]
+    e.unit_progress[unit] = progress
+    e.slot_state[slot] = int(saved.get("state", RUNNING))
+    e.slot_left[slot] = float(saved.get("left", 0.0))
+    e.slot_since[slot] = float(saved.get("since", 0.0))
+    e.slot_evicted[slot] = bool(saved.get("evicted", False))
+    if saved.get("ref"):
+        e.pod_refs[pod] = str(saved["ref"])

@@ -1,0 +1,276 @@
+"""The environment the engine steps through: one column of every satellite per step.
+
+Two sources give the same columns and the same upsets: `WindowedEnvironment` computes the
+environment in rolling chunks of the clock's step grid (what the operator keeps in memory:
+"now" plus a forecast horizon longer than an orbit and its eclipse), and
+`ConditionsEnvironment` reads a run's precomputed `FleetConditions` (the simulator, which
+also plots them). Radiation upsets are one seeded stream for both: the upsets of each
+30-minute chunk are drawn from that chunk's proton flux with a seed derived from the
+constellation's seed and the chunk number, whoever asks and whenever.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from kubesat.core.conditions import FleetConditions, compute_conditions, shadow_timing
+from kubesat.core.geometry import Sky
+from kubesat.core.orbits import Fleet
+from kubesat.core.timebase import TimeGrid
+from kubesat.core.upsets import UpsetEvents, sample_upsets
+from kubesat.spec import ConstellationSpec
+
+UPSET_CHUNK_SECONDS: Final = 1800.0  # upsets drawn 30 simulated minutes at a time
+CHUNK_SECONDS: Final = 1800.0  # the operator's environment window grows by this much
+MIN_HORIZON_SECONDS: Final = 2.5 * 3600.0  # a LEO orbit (~95 min) plus its longest eclipse
+MAX_HORIZON_SECONDS: Final = 30 * 3600.0
+
+FluxModel = Callable[[Any, Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    """Every satellite's environment at one step (arrays of shape (N,))."""
+
+    step: int
+    illumination: NDArray[np.float64]
+    link: NDArray[np.bool_]
+    flux: NDArray[np.float64]
+    latitude_deg: NDArray[np.float64]
+    longitude_deg: NDArray[np.float64]
+    altitude_km: NDArray[np.float64]
+    seconds_to_shadow: NDArray[np.float64]  # 0 in shadow, inf when none is forecast
+    shadow_seconds: NDArray[np.float64]  # length of the coming (or remaining) shadow
+    seconds_to_contact: NDArray[np.float64]  # 0 in contact, inf when none is forecast
+
+
+class EnvironmentSource(Protocol):
+    """Where the engine's columns and upsets come from."""
+
+    def column(self, step: int) -> Column: ...
+
+    def upsets(self, step_from: int, step_to: int) -> UpsetEvents: ...
+
+
+def flux_model_for(spec: ConstellationSpec) -> FluxModel | None:
+    """The AP8 proton flux at (lat, lon, alt) for the constellation's epoch, or None."""
+    if not spec.radiation.enabled:
+        return None
+    from kubesat.core.radiation import drifted_flux_model
+
+    return drifted_flux_model(spec.radiation.model, spec.clock.start_utc)
+
+
+def chunk_seed(seed: int, chunk: int) -> int:
+    """An independent, reproducible seed for each chunk of the upset process."""
+    return int(np.random.SeedSequence([int(seed), int(chunk)]).generate_state(1)[0])
+
+
+def upset_chunk_steps(step_seconds: float) -> int:
+    return max(1, round(UPSET_CHUNK_SECONDS / step_seconds))
+
+
+def sample_chunk_upsets(
+    spec: ConstellationSpec, flux: NDArray[Any], chunk: int, seed: int | None = None
+) -> UpsetEvents:
+    """The upsets of one chunk (flux of shape (N, chunk steps)); the same for every caller."""
+    gpus = spec.power.gpus
+    if not spec.radiation.enabled or gpus == 0:
+        return UpsetEvents.empty()
+    step = spec.clock.step_seconds
+    model = spec.radiation.upsets
+    rate = model.rate_per_second(np.asarray(flux, dtype=np.float32), gpus)
+    return sample_upsets(
+        rate,
+        step,
+        chunk_seed(spec.radiation.seed if seed is None else seed, chunk),
+        model,
+        t0_seconds=chunk * upset_chunk_steps(step) * step,
+        gpus=gpus,
+    )
+
+
+def _select(events: UpsetEvents, step_from: int, step_to: int, step: float) -> UpsetEvents:
+    t0, t1 = step_from * step, step_to * step
+    return events.select((events.time_seconds >= t0) & (events.time_seconds < t1))
+
+
+class ConditionsEnvironment:
+    """Columns read from a run's precomputed conditions (the simulator)."""
+
+    def __init__(
+        self, spec: ConstellationSpec, conditions: FleetConditions, seed: int | None = None
+    ) -> None:
+        self.spec = spec
+        self.conditions = conditions
+        self.seed = seed
+        self.step_seconds = spec.clock.step_seconds
+        self.chunk_steps = upset_chunk_steps(self.step_seconds)
+        self._upsets: dict[int, UpsetEvents] = {}
+        self._contact: NDArray[np.float32] | None = None
+
+    def column(self, step: int) -> Column:
+        c = self.conditions
+        if self._contact is None:
+            self._contact, _ = shadow_timing(c.link, self.step_seconds)
+
+        def f64(values: NDArray[Any]) -> NDArray[np.float64]:
+            return np.asarray(values[:, step], dtype=np.float64)
+
+        return Column(
+            step=step,
+            illumination=f64(c.illumination),
+            link=np.asarray(c.link[:, step], dtype=np.bool_),
+            flux=f64(c.flux),
+            latitude_deg=f64(c.latitude_deg),
+            longitude_deg=f64(c.longitude_deg),
+            altitude_km=f64(c.altitude_km),
+            seconds_to_shadow=f64(c.seconds_to_shadow),
+            shadow_seconds=f64(c.shadow_seconds),
+            seconds_to_contact=f64(self._contact),
+        )
+
+    def upsets(self, step_from: int, step_to: int) -> UpsetEvents:
+        if step_to <= step_from or not self.spec.radiation.enabled:
+            return UpsetEvents.empty()
+        parts = []
+        for chunk in range(step_from // self.chunk_steps, (step_to - 1) // self.chunk_steps + 1):
+            if chunk not in self._upsets:
+                lo = chunk * self.chunk_steps
+                flux = self.conditions.flux[:, lo : lo + self.chunk_steps]
+                self._upsets[chunk] = sample_chunk_upsets(self.spec, flux, chunk, self.seed)
+            parts.append(self._upsets[chunk])
+        events = UpsetEvents.concatenate(parts) if len(parts) > 1 else parts[0]
+        return _select(events, step_from, step_to, self.step_seconds)
+
+    def all_upsets(self, steps: int) -> UpsetEvents:
+        """Every upset of the first `steps` steps (for reports and plots)."""
+        return self.upsets(0, steps)
+
+
+class WindowedEnvironment:
+    """Sunlight, link, flux and position of N satellites, computed chunk by chunk around now."""
+
+    def __init__(self, spec: ConstellationSpec, flux_model: FluxModel | None = None) -> None:
+        self.spec = spec
+        self.fleet = Fleet(spec.satellites)
+        self.n = len(self.fleet)
+        self.step_seconds = spec.clock.step_seconds
+        self.chunk_steps = upset_chunk_steps(self.step_seconds)
+        period = max(s.period_minutes for s in spec.satellites) * 60.0
+        horizon = min(max(1.6 * period, MIN_HORIZON_SECONDS), MAX_HORIZON_SECONDS)
+        self.horizon_steps = math.ceil(horizon / self.step_seconds)
+        self.flux_model = flux_model
+        self._first_chunk = 0
+        self._chunks: list[dict[str, NDArray[Any]]] = []
+        self._upsets: dict[int, UpsetEvents] = {}
+        self._timing: dict[str, NDArray[Any]] | None = None
+
+    @property
+    def first_step(self) -> int:
+        return self._first_chunk * self.chunk_steps
+
+    @property
+    def end_step(self) -> int:
+        """One past the last step computed."""
+        return (self._first_chunk + len(self._chunks)) * self.chunk_steps
+
+    def needs(self, step: int) -> bool:
+        """Whether `ensure(step)` would have to compute (callers run that in a thread)."""
+        return step < self.first_step or step + self.horizon_steps >= self.end_step
+
+    def ensure(self, step: int) -> None:
+        """Compute what is missing so that [step, step + horizon] is covered; drop the past."""
+        first = step // self.chunk_steps
+        last = (step + self.horizon_steps) // self.chunk_steps + 1
+        if (
+            not self._chunks
+            or first < self._first_chunk
+            or first > self.end_step // self.chunk_steps
+        ):
+            self._first_chunk, self._chunks = first, []
+        drop = first - self._first_chunk
+        if drop > 0:
+            self._chunks = self._chunks[drop:]
+            self._first_chunk = first
+            for old in [c for c in self._upsets if c < first]:
+                del self._upsets[old]
+        changed = drop > 0
+        while self._first_chunk + len(self._chunks) <= last:
+            self._chunks.append(self._compute_chunk(self._first_chunk + len(self._chunks)))
+            changed = True
+        if changed or self._timing is None:
+            self._timing = self._shadow_and_contact_timing()
+
+    def _compute_chunk(self, chunk: int) -> dict[str, NDArray[Any]]:
+        steps = np.arange(chunk * self.chunk_steps, (chunk + 1) * self.chunk_steps)
+        grid = TimeGrid(self.spec.clock.start_utc, (steps * self.step_seconds).astype(np.float64))
+        conditions = compute_conditions(
+            self.fleet, Sky.on(grid), self.spec.stations, self.flux_model
+        )
+        return {
+            "illumination": conditions.illumination,
+            "link": conditions.link,
+            "flux": conditions.flux,
+            "latitude_deg": conditions.latitude_deg,
+            "longitude_deg": conditions.longitude_deg,
+            "altitude_km": conditions.altitude_km,
+        }
+
+    def _stacked(self, name: str) -> NDArray[Any]:
+        return np.concatenate([c[name] for c in self._chunks], axis=1)
+
+    def _shadow_and_contact_timing(self) -> dict[str, NDArray[Any]]:
+        to_shadow, shadow_length = shadow_timing(
+            self._stacked("illumination") < 1.0, self.step_seconds
+        )
+        to_contact, _ = shadow_timing(self._stacked("link"), self.step_seconds)
+        return {"to_shadow": to_shadow, "shadow": shadow_length, "to_contact": to_contact}
+
+    def column(self, step: int) -> Column:
+        """The environment at `step` (computed first if the window does not cover it)."""
+        if self.needs(step) or self._timing is None:
+            self.ensure(step)
+        assert self._timing is not None
+        chunk, j = divmod(step, self.chunk_steps)
+        data = self._chunks[chunk - self._first_chunk]
+        k = step - self.first_step
+
+        def f64(values: NDArray[Any]) -> NDArray[np.float64]:
+            return np.asarray(values, dtype=np.float64)
+
+        return Column(
+            step=step,
+            illumination=f64(data["illumination"][:, j]),
+            link=np.asarray(data["link"][:, j], dtype=np.bool_),
+            flux=f64(data["flux"][:, j]),
+            latitude_deg=f64(data["latitude_deg"][:, j]),
+            longitude_deg=f64(data["longitude_deg"][:, j]),
+            altitude_km=f64(data["altitude_km"][:, j]),
+            seconds_to_shadow=f64(self._timing["to_shadow"][:, k]),
+            shadow_seconds=f64(self._timing["shadow"][:, k]),
+            seconds_to_contact=f64(self._timing["to_contact"][:, k]),
+        )
+
+    def upsets(self, step_from: int, step_to: int) -> UpsetEvents:
+        """Upsets with step_from x step <= time < step_to x step (seconds since the start)."""
+        if step_to <= step_from or not self.spec.radiation.enabled or self.flux_model is None:
+            return UpsetEvents.empty()
+        parts = []
+        for chunk in range(step_from // self.chunk_steps, (step_to - 1) // self.chunk_steps + 1):
+            if chunk not in self._upsets:
+                self._upsets[chunk] = sample_chunk_upsets(self.spec, self._flux(chunk), chunk)
+            parts.append(self._upsets[chunk])
+        events = UpsetEvents.concatenate(parts) if len(parts) > 1 else parts[0]
+        return _select(events, step_from, step_to, self.step_seconds)
+
+    def _flux(self, chunk: int) -> NDArray[Any]:
+        if self._first_chunk <= chunk < self._first_chunk + len(self._chunks):
+            return self._chunks[chunk - self._first_chunk]["flux"]
+        return self._compute_chunk(chunk)["flux"]  # a long catch-up: computed, not kept

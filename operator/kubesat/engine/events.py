@@ -1,0 +1,160 @@
+"""What the engine decides and reports during a step: pod starts and ends, evictions, notices.
+
+Shells turn these into actions: the simulator counts them, the operator writes them to the
+API (pods created and bound, pod statuses, evictions, Events on Satellites and pods).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class EndReason(Enum):
+    """Why a pod stopped (its status reason in the operator, a counter in both shells)."""
+
+    COMPLETED = "completed"  # the unit's work is done
+    CHECKPOINTED = "checkpointed"  # drained: the checkpoint was written, then it stopped
+    POWER_LOST = "power-lost"  # battery at its floor: GPUs shed
+    SEFI = "sefi"  # a single-event functional interrupt hung its GPU
+    LATCHUP = "latchup"  # a latch-up power-cycled the satellite
+    DELETED = "deleted"  # gone without a checkpoint (force-deleted, Job removed)
+    JOB_FAILED = "job-failed"  # the Job failed; its remaining pods stop
+
+    @property
+    def status_reason(self) -> str:
+        """The pod's `status.reason` (and the reason of its Event)."""
+        return _STATUS_REASON[self]
+
+    @property
+    def failure_metric(self) -> str | None:
+        """The `reason` label of `kubesat_pod_failures_total`, for pods killed by the fleet."""
+        return _FAILURE_METRIC.get(self)
+
+    @property
+    def disruption(self) -> bool:
+        """Whether the pod carries a DisruptionTarget condition (a podFailurePolicy can
+        ignore it): every end the satellite caused, and drains."""
+        return self in (
+            EndReason.POWER_LOST,
+            EndReason.SEFI,
+            EndReason.LATCHUP,
+            EndReason.CHECKPOINTED,
+        )
+
+
+_STATUS_REASON = {
+    EndReason.COMPLETED: "Completed",
+    EndReason.CHECKPOINTED: "Checkpointed",
+    EndReason.POWER_LOST: "PowerLost",
+    EndReason.SEFI: "RadiationUpset",
+    EndReason.LATCHUP: "RadiationUpset",
+    EndReason.DELETED: "Deleted",
+    EndReason.JOB_FAILED: "BackoffLimitExceeded",
+}
+
+_FAILURE_METRIC = {
+    EndReason.POWER_LOST: "power",
+    EndReason.SEFI: "sefi",
+    EndReason.LATCHUP: "latchup",
+}
+
+
+class EvictionReason(Enum):
+    """Why the policy drained a pod (`reason` of `kubesat_pod_evictions_total`)."""
+
+    RUNWAY = "runway"  # predictive: the power runway is about to end
+    ECLIPSE = "eclipse"  # reactive: the satellite left full sunlight
+    UPSET = "upset"  # reactive: the satellite is recovering from an upset
+
+
+class NoticeKind(Enum):
+    """Something that happened to a satellite."""
+
+    UPSET = "upset"
+    POWER_LOST = "power-lost"
+    POWER_RESTORED = "power-restored"
+    RECOVERED = "recovered"
+
+
+@dataclass(frozen=True)
+class PodStarted:
+    """The engine placed a pod of a Job it controls (the operator creates it, bound)."""
+
+    pod: int  # the engine's pod id
+    job: int
+    unit: int  # index of the unit within its Job (the completion index)
+    attempt: int  # how many pods this unit had before (names the pod)
+    sat: int
+    gpus: int
+    resuming_from: float  # GPU-seconds of the checkpoint it restores (0: a fresh start)
+    at_seconds: float
+
+
+@dataclass(frozen=True)
+class PodEnded:
+    """A pod stopped: why, what work it kept and what it lost."""
+
+    pod: int
+    job: int
+    unit: int
+    sat: int
+    reason: EndReason
+    progress_gpu_seconds: float
+    lost_gpu_seconds: float
+    at_seconds: float
+    gpu: int | None = None  # the hung GPU of a SEFI
+
+    @property
+    def succeeded(self) -> bool:
+        return self.reason is EndReason.COMPLETED
+
+
+@dataclass(frozen=True)
+class Eviction:
+    """The policy drains a pod: it writes a checkpoint (the grace period), then stops."""
+
+    pod: int
+    job: int
+    sat: int
+    reason: EvictionReason
+    write_seconds: float
+    runway_seconds: float  # the satellite's power runway with its busy GPUs, for the message
+    at_seconds: float
+
+
+@dataclass(frozen=True)
+class EvictionRefused:
+    """A PodDisruptionBudget allows no disruption now: the pod stays, the drain retries."""
+
+    pod: int
+    job: int
+    sat: int
+    budget: str
+    at_seconds: float
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    """Every unit of a Job is done (complete) or its backoff limit was exceeded (failed)."""
+
+    job: int
+    complete: bool
+    at_seconds: float
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something that happened to a satellite during a step, for Events and counters."""
+
+    kind: NoticeKind
+    sat: int
+    at_seconds: float
+    upset: str | None = None  # correctable, sefi, latchup
+    gpu: int | None = None
+    pods: tuple[int, ...] = ()  # pods that died
+    lost_gpu_seconds: float = 0.0
+    injected: bool = False
+
+
+Decision = PodStarted | PodEnded | Eviction | EvictionRefused | JobFinished | Notice

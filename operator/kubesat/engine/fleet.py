@@ -1,0 +1,852 @@
+"""The fleet engine: batteries, upsets, pods and Jobs of one constellation, one step at a time.
+
+One step at time `now` (k x step seconds after the clock's start) does, in this order:
+the radiation upsets drawn for [now, now + step); the policy's drains (evictions that
+write a checkpoint, honouring PodDisruptionBudgets); pod creation and placement for the
+Jobs the engine controls (the policy's filter and score); the power balance (a shortfall
+sheds the GPUs and their pods die; the payload restarts once the battery recovers); the
+pods' progress (restores, running, periodic checkpoints, drains ending, work done). Pods
+live in slots (struct of arrays), so a step costs a few numpy operations however large the
+fleet. Every decision is also recorded (`take_decisions`) for the shell to act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from kubesat.core.policy import (
+    FleetView,
+    feasible,
+    gpus_to_keep,
+    max_gpus_with_runway,
+    required_runway_seconds,
+    runway_seconds,
+    score,
+)
+from kubesat.core.power import battery_step
+from kubesat.core.upsets import UpsetEvents, UpsetKind
+from kubesat.core.workloads import DisruptionBudget, JobSpec, backoff_seconds
+from kubesat.engine.config import EngineConfig, JobController
+from kubesat.engine.environment import Column
+from kubesat.engine.events import (
+    Decision,
+    EndReason,
+    Eviction,
+    EvictionReason,
+    EvictionRefused,
+    JobFinished,
+    Notice,
+    NoticeKind,
+    PodEnded,
+    PodStarted,
+)
+from kubesat.telemetry import UPSET_KINDS, FleetSnapshot
+
+POWER_RECOVERY_FRACTION: Final = 0.05  # battery must climb 5% of capacity above its floor
+STATE_VERSION: Final = 2
+EPSILON: Final = 1e-9
+NO_POD: Final = -1
+
+
+class SlotState(IntEnum):
+    """What a pod's simulated container is doing."""
+
+    FREE = 0
+    RESTORING = 1  # reading its last checkpoint (as long as a write)
+    RUNNING = 2
+    WRITING = 3  # writing a periodic checkpoint (GPUs busy, no progress)
+    DRAINING = 4  # evicted or deleted: writing its last checkpoint, then it stops
+
+
+# plain ints for the hot array comparisons (enum attribute lookups cost more than the step)
+FREE, RESTORING, RUNNING, WRITING, DRAINING = (int(state) for state in SlotState)
+LIVE_STATES: Final = (RESTORING, RUNNING, WRITING)
+
+
+@dataclass
+class Counters:
+    """Totals since the start of the run (durable across operator restarts)."""
+
+    lost_gpu_seconds: float = 0.0
+    evictions: dict[str, int] = field(default_factory=dict)
+    refused_evictions: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    upsets: dict[str, int] = field(default_factory=dict)
+    jobs_completed: int = 0
+    jobs_failed: int = 0
+    bound_gpu_seconds: float = 0.0
+    pods_started: int = 0
+
+    def add(self, table: dict[str, int], key: str) -> None:
+        table[key] = table.get(key, 0) + 1
+
+
+class FleetEngine:
+    """The state of one constellation's satellites, Jobs and pods, and its step."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        names: tuple[str, ...],
+        planes: NDArray[np.int64] | None = None,
+        constellation: str = "constellation",
+    ) -> None:
+        self.config = config
+        self.power = config.power
+        self.policy = config.policy
+        self.names = names
+        self.constellation = constellation
+        n, g = len(names), config.power.gpus
+        self.n, self.g = n, g
+        self.dt = config.step_seconds
+        self.planes = np.zeros(n, np.int64) if planes is None else np.asarray(planes, np.int64)
+        self.k = 0
+        # satellites
+        self.soc = np.full(n, config.initial_state_of_charge * config.power.battery_wh)
+        self.powered = np.ones(n, np.bool_)
+        self.restart_pending = np.zeros(n, np.bool_)  # low-voltage disconnect, charging
+        self.down_until = np.zeros(n)  # payload off until (latch-up, restart after a cutoff)
+        self.upset_until = np.zeros(n)  # recovering from an upset until
+        self.upset_kind = np.zeros(n, np.int8)  # the upset that set upset_until
+        self.gpu_broken_until = np.zeros((n, g))
+        self.gpu_owner = np.full((n, g), NO_POD, np.int64)  # slot holding each GPU
+        self.upsets_by_satellite = np.zeros((n, len(UPSET_KINDS)), np.int64)
+        self.solar_energy_j = np.zeros(n)
+        self.load_w = np.zeros(n)
+        self.bound_soc = self.soc.copy()
+        self.counters = Counters()
+        # jobs
+        self.jobs: list[JobSpec] = []
+        self.job_keys: list[str] = []
+        self.job_controller: list[JobController] = []
+        self.job_active = np.zeros(0, np.bool_)  # present (not removed)
+        self.job_failures = np.zeros(0, np.int64)  # toward backoffLimit
+        self.job_recent_failures = np.zeros(0, np.int64)  # toward the backoff delay
+        self.job_not_before = np.zeros(0)
+        self.job_failed = np.zeros(0, np.bool_)
+        self.job_complete = np.zeros(0, np.bool_)
+        self.job_running = np.zeros(0, np.int64)
+        self.work = np.zeros(0)
+        self.interval = np.zeros(0)
+        self.write = np.zeros(0)
+        self.budgets: tuple[DisruptionBudget, ...] = ()
+        self.budget_jobs: list[list[int]] = []  # per budget, the jobs it covers
+        # work units: one per completion of each job
+        self.unit_job = np.zeros(0, np.int64)
+        self.unit_index = np.zeros(0, np.int64)
+        self.unit_progress = np.zeros(0)
+        self.unit_checkpoint = np.zeros(0)
+        self.unit_done = np.zeros(0, np.bool_)
+        self.unit_running = np.zeros(0, np.bool_)
+        self.unit_attempts = np.zeros(0, np.int64)
+        # pod slots
+        self.slot_state = np.zeros(0, np.int8)
+        self.slot_unit = np.zeros(0, np.int64)
+        self.slot_job = np.zeros(0, np.int64)
+        self.slot_sat = np.zeros(0, np.int64)
+        self.slot_gpus = np.zeros(0, np.int64)
+        self.slot_left = np.zeros(0)  # seconds left restoring / writing / draining
+        self.slot_since = np.zeros(0)  # running seconds since the last checkpoint
+        self.slot_pod = np.zeros(0, np.int64)  # the pod id in the slot
+        self.slot_evicted = np.zeros(0, np.bool_)  # drained by the policy (not a deletion)
+        self.free_slots: list[int] = []
+        self._grow_slots(max(n * max(g, 1), 1))
+        self.pod_slot: dict[int, int] = {}
+        self.pod_refs: dict[int, str] = {}  # shells' names for pods (durable)
+        self.next_pod = 0
+        self.decisions: list[Decision] = []
+
+    # -- time -----------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        """Simulated seconds since the clock's start."""
+        return self.k * self.dt
+
+    @property
+    def ready(self) -> NDArray[np.bool_]:
+        return (self.down_until <= self.now) & ~self.restart_pending
+
+    @property
+    def upset(self) -> NDArray[np.bool_]:
+        return self.upset_until > self.now
+
+    def take_decisions(self) -> list[Decision]:
+        out, self.decisions = self.decisions, []
+        return out
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def add_job(
+        self, spec: JobSpec, key: str | None = None, controller: JobController | None = None
+    ) -> int:
+        """Register a Job (its units start with no work done); returns its index."""
+        job = len(self.jobs)
+        self.jobs.append(spec)
+        self.job_keys.append(key or f"{spec.namespace}/{spec.name}")
+        if controller is None:
+            controller = JobController.KUBESAT if spec.managed else JobController.BUILTIN
+        self.job_controller.append(controller)
+        self.job_active = np.append(self.job_active, True)
+        self.job_failures = np.append(self.job_failures, 0)
+        self.job_recent_failures = np.append(self.job_recent_failures, 0)
+        self.job_not_before = np.append(self.job_not_before, 0.0)
+        self.job_failed = np.append(self.job_failed, False)
+        self.job_complete = np.append(self.job_complete, False)
+        self.job_running = np.append(self.job_running, 0)
+        self.work = np.append(self.work, spec.work_gpu_seconds)
+        self.interval = np.append(self.interval, spec.checkpoint_interval_seconds)
+        self.write = np.append(self.write, spec.checkpoint_write_seconds)
+        units = spec.completions
+        self.unit_job = np.append(self.unit_job, np.full(units, job, np.int64))
+        self.unit_index = np.append(self.unit_index, np.arange(units, dtype=np.int64))
+        self.unit_progress = np.append(self.unit_progress, np.zeros(units))
+        self.unit_checkpoint = np.append(self.unit_checkpoint, np.zeros(units))
+        self.unit_done = np.append(self.unit_done, np.zeros(units, np.bool_))
+        self.unit_running = np.append(self.unit_running, np.zeros(units, np.bool_))
+        self.unit_attempts = np.append(self.unit_attempts, np.zeros(units, np.int64))
+        self._match_budgets()
+        return job
+
+    def job_index(self, key: str) -> int | None:
+        for job, known in enumerate(self.job_keys):
+            if known == key and self.job_active[job]:
+                return job
+        return None
+
+    def remove_job(self, job: int) -> None:
+        """The Job is gone: its pods stop where they are (their work goes with the Job)."""
+        for slot in np.flatnonzero((self.slot_job == job) & (self.slot_state != FREE)):
+            self._end(int(slot), EndReason.DELETED, count=False)
+        self.job_active[job] = False
+
+    def set_budgets(self, budgets: tuple[DisruptionBudget, ...]) -> None:
+        self.budgets = tuple(budgets)
+        self._match_budgets()
+
+    def _match_budgets(self) -> None:
+        self.budget_jobs = [
+            [j for j, spec in enumerate(self.jobs) if b.matches(spec.labels)] for b in self.budgets
+        ]
+
+    def _units_of(self, job: int) -> NDArray[np.int64]:
+        return np.flatnonzero(self.unit_job == job)
+
+    # -- views ----------------------------------------------------------------------------
+
+    def busy_gpus(self) -> NDArray[np.int64]:
+        return np.asarray((self.gpu_owner >= 0).sum(axis=1), dtype=np.int64)
+
+    def healthy_gpus(self) -> NDArray[np.int64]:
+        return np.asarray((self.gpu_broken_until <= self.now).sum(axis=1), dtype=np.int64)
+
+    def free_gpus(self) -> NDArray[np.int64]:
+        healthy = (self.gpu_broken_until <= self.now) & (self.gpu_owner < 0)
+        return np.asarray(healthy.sum(axis=1), dtype=np.int64)
+
+    def view(self, column: Column) -> FleetView:
+        """What the policy sees of every satellite now."""
+        return FleetView(
+            illumination=column.illumination,
+            soc_wh=self.soc.copy(),
+            busy_gpus=self.busy_gpus(),
+            free_gpus=self.free_gpus(),
+            link=column.link,
+            high_radiation=column.flux > self.config.saa_flux_threshold,
+            seconds_to_shadow=column.seconds_to_shadow,
+            shadow_seconds=column.shadow_seconds,
+            powered=self.powered.copy(),
+            ready=self.ready,
+            upset=self.upset,
+        )
+
+    def required_runway(self, job: int) -> float:
+        return required_runway_seconds(
+            float(self.interval[job]), float(self.write[job]), self.config.margin_seconds
+        )
+
+    # -- pods -----------------------------------------------------------------------------
+
+    def _grow_slots(self, size: int) -> None:
+        old = self.slot_state.size
+        if size <= old:
+            return
+
+        def grow(values: NDArray[Any], fill: Any) -> NDArray[Any]:
+            out = np.full(size, fill, values.dtype)
+            out[:old] = values
+            return out
+
+        self.slot_state = grow(self.slot_state, FREE)
+        self.slot_unit = grow(self.slot_unit, NO_POD)
+        self.slot_job = grow(self.slot_job, NO_POD)
+        self.slot_sat = grow(self.slot_sat, NO_POD)
+        self.slot_gpus = grow(self.slot_gpus, 0)
+        self.slot_left = grow(self.slot_left, 0.0)
+        self.slot_since = grow(self.slot_since, 0.0)
+        self.slot_pod = grow(self.slot_pod, NO_POD)
+        self.slot_evicted = grow(self.slot_evicted, False)
+        self.free_slots = list(range(size - 1, old - 1, -1)) + self.free_slots
+
+    def _start(self, unit: int, sat: int, gpu_slots: NDArray[np.int64], pod: int | None) -> int:
+        if not self.free_slots:
+            self._grow_slots(2 * self.slot_state.size)
+        slot = self.free_slots.pop()
+        job = int(self.unit_job[unit])
+        pod_id = self.next_pod if pod is None else pod
+        self.next_pod = max(self.next_pod, pod_id + 1)
+        self.slot_unit[slot] = unit
+        self.slot_sat[slot] = sat
+        self.slot_job[slot] = job
+        self.slot_gpus[slot] = gpu_slots.size
+        self.slot_pod[slot] = pod_id
+        self.slot_evicted[slot] = False
+        self.pod_slot[pod_id] = slot
+        self.gpu_owner[sat, gpu_slots] = slot
+        resuming = self.unit_checkpoint[unit] > 0
+        self.slot_state[slot] = RESTORING if resuming else RUNNING
+        self.slot_left[slot] = self.write[job] if resuming else 0.0
+        self.slot_since[slot] = 0.0
+        self.unit_progress[unit] = self.unit_checkpoint[unit]
+        self.unit_running[unit] = True
+        self.job_running[job] += 1
+        self.counters.pods_started += 1
+        self.decisions.append(
+            PodStarted(
+                pod_id,
+                job,
+                int(self.unit_index[unit]),
+                int(self.unit_attempts[unit]),
+                sat,
+                int(gpu_slots.size),
+                float(self.unit_checkpoint[unit]),
+                self.now,
+            )
+        )
+        self.unit_attempts[unit] += 1
+        return pod_id
+
+    def _release(self, slot: int) -> None:
+        sat = self.slot_sat[slot]
+        self.gpu_owner[sat][self.gpu_owner[sat] == slot] = NO_POD
+        unit = self.slot_unit[slot]
+        self.unit_running[unit] = False
+        self.job_running[self.slot_job[slot]] -= 1
+        self.pod_slot.pop(int(self.slot_pod[slot]), None)
+        self.slot_state[slot] = FREE
+        self.slot_unit[slot] = NO_POD
+        self.slot_sat[slot] = NO_POD
+        self.slot_pod[slot] = NO_POD
+        self.free_slots.append(int(slot))
+
+    def _end(
+        self, slot: int, reason: EndReason, count: bool = True, gpu: int | None = None
+    ) -> PodEnded:
+        """A pod stops: work since the last checkpoint is kept (checkpointed, done) or lost."""
+        unit = int(self.slot_unit[slot])
+        job = int(self.slot_job[slot])
+        lost = 0.0
+        if reason is EndReason.COMPLETED:
+            self.unit_progress[unit] = self.unit_checkpoint[unit] = self.work[job]
+            self.unit_done[unit] = True
+        elif reason is EndReason.CHECKPOINTED:
+            self.unit_checkpoint[unit] = self.unit_progress[unit]
+        else:
+            lost = max(float(self.unit_progress[unit] - self.unit_checkpoint[unit]), 0.0)
+            self.unit_progress[unit] = self.unit_checkpoint[unit]
+            self.counters.lost_gpu_seconds += lost
+        metric = reason.failure_metric
+        if metric is not None and count:
+            self.counters.add(self.counters.failures, metric)
+        ended = PodEnded(
+            int(self.slot_pod[slot]),
+            job,
+            int(self.unit_index[unit]),
+            int(self.slot_sat[slot]),
+            reason,
+            float(self.unit_progress[unit]),
+            lost,
+            self.now,
+            gpu,
+        )
+        evicted = bool(self.slot_evicted[slot])
+        self._release(slot)
+        self.decisions.append(ended)
+        if count:
+            self._job_after_end(job, reason, evicted)
+        return ended
+
+    def _job_after_end(self, job: int, reason: EndReason, evicted: bool) -> None:
+        """The Job controller's reaction to a pod's end: backoff, failure, completion."""
+        spec = self.jobs[job]
+        if reason is EndReason.COMPLETED:
+            self.job_recent_failures[job] = 0
+            if self.unit_done[self._units_of(job)].all() and not self.job_complete[job]:
+                self.job_complete[job] = True
+                self.counters.jobs_completed += 1
+                self.decisions.append(JobFinished(job, True, self.now))
+            return
+        ignored = reason.disruption and spec.ignores_disruptions
+        if self.job_controller[job] is JobController.KUBESAT:
+            # planned migrations and ignored disruptions are not failures of the Job
+            if evicted or reason is EndReason.CHECKPOINTED or ignored:
+                return
+            self.job_failures[job] += 1
+            self.job_recent_failures[job] += 1
+            delay = backoff_seconds(int(self.job_recent_failures[job]))
+        else:
+            # the built-in controller delays every creation after any failed pod, in wall
+            # time (kubernetes#130881), and counts toward backoffLimit what is not ignored
+            self.job_recent_failures[job] += 1
+            delay = backoff_seconds(int(self.job_recent_failures[job])) * self.config.speedup
+            if not ignored:
+                self.job_failures[job] += 1
+        if self.job_failures[job] > spec.backoff_limit:
+            self._fail_job(job)
+        else:
+            self.job_not_before[job] = max(self.job_not_before[job], self.now + delay)
+
+    def _fail_job(self, job: int) -> None:
+        """BackoffLimitExceeded: the Job is Failed and its remaining pods are deleted."""
+        if self.job_failed[job]:
+            return
+        self.job_failed[job] = True
+        self.counters.jobs_failed += 1
+        for slot in np.flatnonzero((self.slot_job == job) & (self.slot_state != FREE)):
+            self._end(int(slot), EndReason.JOB_FAILED, count=False)
+        self.decisions.append(JobFinished(job, False, self.now))
+
+    def _budget_allows(self, job: int) -> str | None:
+        """None when evicting a pod of `job` keeps every PodDisruptionBudget; else its name."""
+        live = np.isin(self.slot_state, LIVE_STATES)
+        for budget, jobs in zip(self.budgets, self.budget_jobs, strict=True):
+            if job not in jobs:
+                continue
+            healthy = int((np.isin(self.slot_job, jobs) & live).sum())
+            expected = sum(
+                min(self.jobs[j].parallelism, self.jobs[j].completions)
+                for j in jobs
+                if self.job_active[j]
+            )
+            if budget.allowed_disruptions(healthy, expected) < 1:
+                return budget.name
+        return None
+
+    def _drain(self, slot: int) -> None:
+        """Stop after writing a checkpoint (the grace period stands for the write)."""
+        state = self.slot_state[slot]
+        if state == RESTORING:
+            self.slot_left[slot] = 0.0  # nothing new to save: the restored checkpoint stands
+        elif state == RUNNING:
+            self.slot_left[slot] = self.write[self.slot_job[slot]]
+        # a write in progress (WRITING) completes within the grace period
+        self.slot_state[slot] = DRAINING
+
+    def _evict(self, slot: int, reason: EvictionReason, runway: float) -> bool:
+        """Eviction: refused while a PodDisruptionBudget allows no disruption."""
+        job = int(self.slot_job[slot])
+        refused_by = self._budget_allows(job)
+        pod = int(self.slot_pod[slot])
+        sat = int(self.slot_sat[slot])
+        if refused_by is not None:
+            self.counters.refused_evictions += 1
+            self.decisions.append(EvictionRefused(pod, job, sat, refused_by, self.now))
+            return False
+        self._drain(slot)
+        self.slot_evicted[slot] = True
+        self.counters.add(self.counters.evictions, reason.value)
+        self.decisions.append(
+            Eviction(pod, job, sat, reason, float(self.write[job]), runway, self.now)
+        )
+        return True
+
+    # -- inputs from a shell --------------------------------------------------------------
+
+    def bind(self, job: int, sat: int, gpus: int, index: int | None = None) -> int | None:
+        """A pod of `job` created and bound by someone else starts on `sat`; its pod id, or
+        None when the satellite lacks the healthy GPUs or the Job has no unit left for it."""
+        units = self._units_of(job)
+        if index is not None:
+            units = units[self.unit_index[units] == index]
+        units = units[~self.unit_done[units] & ~self.unit_running[units]]
+        if units.size == 0:
+            return None
+        # the unfinished unit with the most saved work (resumes the furthest)
+        unit = int(units[np.argmax(self.unit_checkpoint[units])])
+        healthy = np.flatnonzero(
+            (self.gpu_owner[sat] < 0) & (self.gpu_broken_until[sat] <= self.now)
+        )
+        if healthy.size < gpus or not self.ready[sat]:
+            return None
+        return self._start(unit, sat, healthy[:gpus], None)
+
+    def stop(self, pod: int) -> None:
+        """Deletion requested (a user, a controller): write a checkpoint, then stop."""
+        slot = self.pod_slot.get(pod)
+        if slot is not None and self.slot_state[slot] != DRAINING:
+            self._drain(slot)
+
+    def drop(self, pod: int) -> None:
+        """The pod vanished without stopping (force-deleted): its work since the checkpoint
+        is lost."""
+        slot = self.pod_slot.get(pod)
+        if slot is not None:
+            self._end(slot, EndReason.DELETED)
+
+    def inject_upset(self, sat: int, kind: UpsetKind, gpu: int | None = None) -> Notice:
+        """An upset now, as if sampled (fault injection). Without a GPU: the first busy one."""
+        if gpu is None:
+            owners = np.flatnonzero(self.gpu_owner[sat] >= 0)
+            gpu = int(owners[0]) if owners.size else 0
+        return self._upset(sat, kind, gpu, self.now, injected=True)
+
+    # -- the step -------------------------------------------------------------------------
+
+    def step(self, column: Column, upsets: UpsetEvents) -> None:
+        """Advance one step from `now` with the environment `column` and the upsets drawn
+        for [now, now + step) (time-ordered)."""
+        now = self.now
+        for i in range(len(upsets)):
+            self._upset(
+                int(upsets.satellite[i]),
+                UpsetKind(int(upsets.kind[i])),
+                int(upsets.gpu[i]),
+                now,
+                injected=False,
+            )
+        self._drain_step(self.view(column))
+        self._place_step(self.view(column))
+        self._power_step(column)
+        self._progress_step()
+        self.k += 1
+        ended = (self.upset_until > now) & (self.upset_until <= self.now)
+        for sat in np.flatnonzero(ended):
+            self.decisions.append(Notice(NoticeKind.RECOVERED, int(sat), self.now))
+
+    def _upset(self, sat: int, kind: UpsetKind, gpu: int, now: float, injected: bool) -> Notice:
+        name = UPSET_KINDS[kind]
+        self.counters.add(self.counters.upsets, name)
+        self.upsets_by_satellite[sat, kind] += 1
+        killed: list[int] = []
+        lost = 0.0
+        if kind == UpsetKind.SEFI and self.g > 0:
+            gpu = min(max(gpu, 0), self.g - 1)
+            slot = int(self.gpu_owner[sat, gpu])
+            if slot >= 0:
+                ended = self._end(slot, EndReason.SEFI, gpu=gpu)
+                killed.append(ended.pod)
+                lost += ended.lost_gpu_seconds
+            recovery = self.config.sefi_recovery_seconds
+            self.gpu_broken_until[sat, gpu] = now + recovery
+            if now + recovery > self.upset_until[sat]:
+                self.upset_until[sat] = now + recovery
+                self.upset_kind[sat] = kind
+        elif kind == UpsetKind.LATCHUP:
+            for slot in np.unique(self.gpu_owner[sat][self.gpu_owner[sat] >= 0]):
+                ended = self._end(int(slot), EndReason.LATCHUP)
+                killed.append(ended.pod)
+                lost += ended.lost_gpu_seconds
+            self.down_until[sat] = max(
+                self.down_until[sat], now + self.config.latchup_recovery_seconds
+            )
+            if self.down_until[sat] >= self.upset_until[sat]:
+                self.upset_until[sat] = self.down_until[sat]
+                self.upset_kind[sat] = kind
+        notice = Notice(
+            NoticeKind.UPSET,
+            sat,
+            now,
+            upset=name,
+            gpu=gpu if kind == UpsetKind.SEFI else None,
+            pods=tuple(killed),
+            lost_gpu_seconds=lost,
+            injected=injected,
+        )
+        self.decisions.append(notice)
+        return notice
+
+    def drain_lead_seconds(self) -> NDArray[np.float64]:
+        """Per satellite, how long before its runway ends a pod must be told to go: the
+        longest checkpoint write of its pods, the margin and one step of reaction."""
+        lead = np.zeros(self.n)
+        live = self.slot_state != FREE
+        if live.any():
+            np.maximum.at(lead, self.slot_sat[live], self.write[self.slot_job[live]])
+        return lead + self.config.margin_seconds + self.dt
+
+    def _drain_step(self, view: FleetView) -> None:
+        if self.policy == "none":
+            return
+        lead = self.drain_lead_seconds()
+        keep = gpus_to_keep(self.policy, self.power, view, lead)
+        draining_state = self.slot_state == DRAINING
+        draining = np.zeros(self.n, np.int64)
+        np.add.at(draining, self.slot_sat[draining_state], self.slot_gpus[draining_state])
+        excess = view.busy_gpus - draining - keep
+        for sat in np.flatnonzero(excess > 0):
+            slots = [
+                int(s)
+                for s in np.unique(self.gpu_owner[sat][self.gpu_owner[sat] >= 0])
+                if self.slot_state[s] != DRAINING
+            ]
+            # cheapest first: least work since the last checkpoint
+            slots.sort(key=lambda s: (self.slot_since[s], self.slot_pod[s]))
+            if self.policy == "reactive":
+                reason = EvictionReason.UPSET if view.upset[sat] else EvictionReason.ECLIPSE
+            else:
+                reason = EvictionReason.RUNWAY
+            runway = float(
+                runway_seconds(
+                    self.power,
+                    view.soc_wh[sat : sat + 1],
+                    view.busy_gpus[sat : sat + 1].astype(np.float64),
+                    view.seconds_to_shadow[sat : sat + 1],
+                    view.shadow_seconds[sat : sat + 1],
+                )[0]
+            )
+            freed = 0
+            for slot in slots:
+                if freed >= excess[sat]:
+                    break
+                if self._evict(slot, reason, runway):
+                    freed += int(self.slot_gpus[slot])
+
+    def pending_units(self, job: int, limit: int) -> NDArray[np.int64]:
+        units = np.flatnonzero((self.unit_job == job) & ~self.unit_done & ~self.unit_running)
+        return units[:limit]
+
+    def _placeable_jobs(self) -> list[int]:
+        out = []
+        for job, spec in enumerate(self.jobs):
+            if not self.job_active[job] or self.job_failed[job] or self.job_complete[job]:
+                continue
+            if not spec.tolerates_satellites or self.now < self.job_not_before[job]:
+                continue
+            controller = self.job_controller[job]
+            if controller is JobController.BUILTIN and not self.config.places_builtin_pods:
+                continue
+            out.append(job)
+        return out
+
+    def _place_step(self, view: FleetView) -> None:
+        """Job controller plus scheduler: pending units become pods on satellites."""
+        pending: dict[tuple[int, bool, float], list[int]] = {}
+        for job in self._placeable_jobs():
+            spec = self.jobs[job]
+            room = spec.parallelism - int(self.job_running[job])
+            if room <= 0:
+                continue
+            units = self.pending_units(job, room)
+            if units.size:
+                key = (spec.gpus_per_pod, spec.needs_ground_link, self.required_runway(job))
+                pending.setdefault(key, []).extend(int(u) for u in units)
+        if not pending:
+            return
+        free = view.free_gpus.copy()
+        busy = view.busy_gpus.copy()
+        for (gpus, needs_link, need), waiting in sorted(pending.items(), key=lambda kv: -kv[0][0]):
+            targets = self.placements(view, free, busy, gpus, needs_link, need, len(waiting))
+            for unit, sat in zip(waiting, targets, strict=False):
+                healthy = np.flatnonzero(
+                    (self.gpu_owner[sat] < 0) & (self.gpu_broken_until[sat] <= self.now)
+                )[:gpus]
+                self._start(unit, int(sat), healthy, None)
+                free[sat] -= gpus
+                busy[sat] += gpus
+
+    def placements(
+        self,
+        view: FleetView,
+        free: NDArray[np.int64],
+        busy: NDArray[np.int64],
+        gpus: int,
+        needs_link: bool,
+        need_seconds: float,
+        count: int,
+        allowed: NDArray[np.bool_] | None = None,
+    ) -> NDArray[np.int64]:
+        """Satellites for up to `count` pods of `gpus` GPUs, best first (one entry per pod):
+        the policy's filter, its runway cap on GPUs per satellite, and its score."""
+        current = FleetView(**{**view.__dict__, "free_gpus": free, "busy_gpus": busy})
+        ok = feasible(self.policy, self.power, current, gpus, needs_link, need_seconds)
+        if allowed is not None:
+            ok &= allowed
+        if not ok.any():
+            return np.zeros(0, np.int64)
+        capacity = free // gpus
+        if self.policy == "predictive":
+            most = max_gpus_with_runway(self.power, current, need_seconds) - busy
+            capacity = np.minimum(capacity, np.maximum(most, 0) // gpus)
+        capacity = np.where(ok, capacity, 0)
+        order = np.argsort(-score(self.policy, self.power, current, gpus)[ok], kind="stable")
+        nodes = np.flatnonzero(ok)[order]
+        return np.repeat(nodes, capacity[nodes])[:count].astype(np.int64)
+
+    def _power_step(self, column: Column) -> None:
+        """Advance every battery one step; a shortfall sheds the GPUs (their pods die)."""
+        now, dt, p = self.now, self.dt, self.power
+        busy = self.busy_gpus()
+        solar = column.illumination * p.solar_array_w
+        up = self.down_until <= now
+        bus = np.where(up, p.bus_power_w, 0.0)
+        new, short = battery_step(p, self.soc, solar, bus + busy * p.gpu_power_w, dt)
+        lost = (short > EPSILON) & (busy > 0)
+        for sat in np.flatnonzero(lost):
+            killed, lost_work = [], 0.0
+            for slot in np.unique(self.gpu_owner[sat][self.gpu_owner[sat] >= 0]):
+                ended = self._end(int(slot), EndReason.POWER_LOST)
+                killed.append(ended.pod)
+                lost_work += ended.lost_gpu_seconds
+            self.decisions.append(
+                Notice(
+                    NoticeKind.POWER_LOST,
+                    int(sat),
+                    now,
+                    pods=tuple(killed),
+                    lost_gpu_seconds=lost_work,
+                )
+            )
+        if lost.any():
+            # the GPUs were shed at the start of the step: only the bus drew power
+            redo, _ = battery_step(p, self.soc, solar, bus, dt)
+            new = np.where(lost, redo, new)
+        self.soc = new
+        self.load_w = np.where(lost, bus, bus + busy * p.gpu_power_w)
+        self.solar_energy_j += solar * dt
+        self._bound_step(solar)
+        floor = p.battery_wh * p.floor_soc
+        restart = floor + POWER_RECOVERY_FRACTION * p.battery_wh
+        # low-voltage disconnect: the payload (the node) is off until the battery has
+        # recovered, then boots for payload_restart_seconds before it rejoins the cluster
+        self.restart_pending |= lost
+        recovered = self.restart_pending & (self.soc >= restart)
+        self.down_until = np.where(
+            recovered, now + dt + self.config.payload_restart_seconds, self.down_until
+        )
+        self.restart_pending &= ~recovered
+        self.powered = ~self.restart_pending
+        for sat in np.flatnonzero(recovered):
+            self.decisions.append(Notice(NoticeKind.POWER_RESTORED, int(sat), now + dt))
+
+    def _bound_step(self, solar_w: NDArray[np.float64]) -> None:
+        """Running energy bound for live metrics: a greedy fractional-GPU schedule on a
+        battery of its own (the simulator's report uses the exact bound of the whole run)."""
+        p = self.power
+        if p.gpus == 0 or p.gpu_power_w <= 0:
+            return
+        spare_wh = np.maximum(self.bound_soc - p.battery_wh * p.floor_soc, 0.0)
+        from_battery_w = spare_wh * p.discharge_efficiency * 3600.0 / self.dt
+        gpus = np.clip((solar_w + from_battery_w - p.bus_power_w) / p.gpu_power_w, 0.0, p.gpus)
+        self.bound_soc, _ = battery_step(
+            p, self.bound_soc, solar_w, p.bus_power_w + gpus * p.gpu_power_w, self.dt
+        )
+        self.counters.bound_gpu_seconds += float(gpus.sum()) * self.dt
+
+    def _progress_step(self) -> None:
+        dt = self.dt
+        state = self.slot_state
+        # restores and checkpoint writes count down; finished writes become checkpoints
+        counting = (state == RESTORING) | (state == WRITING) | (state == DRAINING)
+        self.slot_left[counting] -= dt
+        done = counting & (self.slot_left <= EPSILON)
+        for slot in np.flatnonzero(done & (state == WRITING)):
+            unit = self.slot_unit[slot]
+            self.unit_checkpoint[unit] = self.unit_progress[unit]
+            self.slot_since[slot] = 0.0
+            state[slot] = RUNNING
+        state[done & (state == RESTORING)] = RUNNING
+        for slot in np.flatnonzero(done & (state == DRAINING)):
+            self._end(int(slot), EndReason.CHECKPOINTED)
+        running = (state == RUNNING) & ~done
+        units = self.slot_unit[running]
+        self.unit_progress[units] += self.slot_gpus[running] * dt
+        self.slot_since[running] += dt
+        jobs = self.slot_job[running]
+        finished = self.unit_progress[units] >= self.work[jobs] - EPSILON
+        for slot in np.flatnonzero(running)[finished]:
+            self._end(int(slot), EndReason.COMPLETED)
+        due = running.copy()
+        due[np.flatnonzero(running)[finished]] = False
+        due &= self.slot_state == RUNNING
+        due &= self.slot_since >= self.interval[np.maximum(self.slot_job, 0)] - EPSILON
+        state[due] = WRITING
+        self.slot_left[due] = self.write[self.slot_job[due]]
+
+    # -- reading --------------------------------------------------------------------------
+
+    def useful_gpu_seconds(self) -> float:
+        """Work not lost: finished units plus progress kept by running or checkpointed pods."""
+        return float(self.unit_progress.sum())
+
+    def pending_pods(self) -> int:
+        """Pods the Job controllers would have created that are not running."""
+        pending = 0
+        for job, spec in enumerate(self.jobs):
+            if not self.job_active[job] or self.job_failed[job]:
+                continue
+            waiting = int((~self.unit_done & ~self.unit_running & (self.unit_job == job)).sum())
+            pending += min(waiting, max(spec.parallelism - int(self.job_running[job]), 0))
+        return pending
+
+    def pod_state(self, pod: int) -> SlotState:
+        slot = self.pod_slot.get(pod)
+        return SlotState.FREE if slot is None else SlotState(int(self.slot_state[slot]))
+
+    def pod_sat(self, pod: int) -> int:
+        slot = self.pod_slot.get(pod)
+        return NO_POD if slot is None else int(self.slot_sat[slot])
+
+    def live_pods(self) -> list[int]:
+        return sorted(self.pod_slot)
+
+    def snapshot(
+        self, column: Column, simulated_time: Any, pods_by_phase: dict[str, int] | None = None
+    ) -> FleetSnapshot:
+        """The fleet now, for metrics (counters cumulative since the start)."""
+        c = self.counters
+        active = self.slot_state != FREE
+        phases = pods_by_phase or {
+            "Running": int(active.sum()),
+            "Pending": self.pending_pods(),
+            "Succeeded": int(self.unit_done.sum()),
+            "Failed": int(sum(c.failures.values()) + sum(c.evictions.values())),
+        }
+        return FleetSnapshot(
+            constellation=self.constellation,
+            simulated_time=simulated_time,
+            satellites=self.names,
+            planes=self.planes,
+            gpus_per_satellite=self.power.gpus,
+            illumination=column.illumination,
+            state_of_charge=self.soc / max(self.power.battery_wh, EPSILON),
+            solar_power_w=column.illumination * self.power.solar_array_w,
+            load_power_w=self.load_w.copy(),
+            ground_link=column.link.copy(),
+            latitude_deg=column.latitude_deg,
+            longitude_deg=column.longitude_deg,
+            altitude_km=column.altitude_km,
+            seconds_to_eclipse=column.seconds_to_shadow,
+            gpus_busy=self.busy_gpus(),
+            power_available=self.powered.copy(),
+            ready=self.ready,
+            upsets_total=self.upsets_by_satellite.copy(),
+            solar_energy_j_total=self.solar_energy_j.copy(),
+            evictions_total=dict(c.evictions),
+            pod_failures_total=dict(c.failures),
+            pods_by_phase=phases,
+            completed_gpu_seconds=self.useful_gpu_seconds(),
+            lost_gpu_seconds=c.lost_gpu_seconds,
+            energy_bound_gpu_seconds=c.bound_gpu_seconds,
+            jobs_completed=c.jobs_completed,
+            policy=self.policy,
+        )
+
+    @property
+    def goodput_ratio(self) -> float:
+        bound = self.counters.bound_gpu_seconds
+        return self.useful_gpu_seconds() / bound if bound > 0 else 0.0

@@ -1,0 +1,34 @@
+"""What a simulated run achieved, in GPU-seconds and counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from typing import Any
+
+from numpy.typing import NDArray
+
+REFUSED_BY_PDB = "refused-by-pdb"  # evictions a PodDisruptionBudget refused (not disruptions)
+
+
+@dataclass
+class Outcome:
+    """The totals of one policy's run and its sampled timelines."""
+
+    policy: str
+    completed_gpu_seconds: float = 0.0
+    lost_gpu_seconds: float = 0.0
+    energy_bound_gpu_seconds: float = 0.0
+    demand_gpu_seconds: float = 0.0
+    evictions: dict[str, int] = field(default_factory=dict)
+    pod_failures: dict[str, int] = field(default_factory=dict)
+    jobs_completed: int = 0
+    jobs_failed: int = 0
+    upsets: dict[str, int] = field(default_factory=dict)
+    timeline: dict[str, NDArray[Any]] = field(default_factory=dict)
+
+    @property
+    def goodput_ratio(self) -> float:
+        """Useful GPU-seconds over what sunlight allowed (or what the jobs asked, if less)."""
+        reachable = min(self.energy_bound_gpu_seconds, self.demand_gpu_seconds)
+        return self.completed_gpu_seconds / reachable if reachable > 0 else 0.0
