@@ -17,7 +17,7 @@ from typing import Any
 from kubesat.engine.events import PodStarted
 from kubesat.engine.fleet import FleetEngine
 from kubesat.k8s.api import NORMAL, URGENT, Api, status_of
-from kubesat.k8s.job_objects import JobState, render_job_status, render_pod
+from kubesat.k8s.job_objects import JobReason, JobState, render_job_status, render_pod
 from kubesat.k8s.jobs import JobBook, JobRecord
 
 logger = logging.getLogger("kubesat.jobs")
@@ -40,6 +40,7 @@ class ManagedJobs:
         self.node_names = node_names
         self.wall_text = wall_text
         self.status_written: dict[int, str] = {}
+        self.finished_at: dict[int, str] = {}  # fixed once: completionTime never changes
 
     def create(self, decision: PodStarted, record: JobRecord) -> str:
         """Create the pod the engine started (idempotent: its name is fixed). Its name."""
@@ -85,7 +86,9 @@ class ManagedJobs:
             signature = f"{state}/{active}/{done.size}/{record.failed_pods}"
             if self.status_written.get(job) == signature or record.start_time is None:
                 continue
-            finished = None if state is JobState.RUNNING else self.wall_text()
+            finished = None
+            if state is not JobState.RUNNING:
+                finished = self.finished_at.setdefault(job, self.wall_text())
             body = render_job_status(
                 start_time=record.start_time,
                 active=active,
@@ -97,7 +100,7 @@ class ManagedJobs:
                 ),
                 state=state,
                 finished_at=finished,
-                reason=None if state is not JobState.FAILED else "BackoffLimitExceeded",
+                reason=None if state is not JobState.FAILED else JobReason.BACKOFF_LIMIT_EXCEEDED,
                 message=None
                 if state is not JobState.FAILED
                 else "Job has reached the specified backoff limit",
