@@ -193,8 +193,8 @@ def gpus_to_keep(
 
     `reactive` drains a satellite entirely once it leaves full sunlight or is upset.
     `predictive` keeps the most GPUs whose runway still covers a checkpoint write plus a
-    margin (`drain_lead_seconds`, one for all or per satellite): pods are evicted just in time, a few at a time, so the
-    battery is spent on work and not on idle margin.
+    margin (`drain_lead_seconds`, one for all or per satellite): pods are evicted just in
+    time, a few at a time, so the battery is spent on work and not on idle margin.
     """
     busy = view.busy_gpus
     if policy == "none":

@@ -748,6 +748,8 @@ class FleetEngine:
         self.counters.bound_gpu_seconds += float(gpus.sum()) * self.dt
 
     def _progress_step(self) -> None:
+        if not self.pod_slot:
+            return  # no pod runs: nothing progresses
         dt = self.dt
         state = self.slot_state
         # restores and checkpoint writes count down; finished writes become checkpoints

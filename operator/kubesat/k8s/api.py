@@ -32,9 +32,11 @@ def new_api_client(kubeconfig: str | None = None, pool_size: int = 32) -> Any:
 
     configuration = client.Configuration()
     if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config(client_configuration=configuration)
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     else:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, client_configuration=configuration
+        )
     configuration.connection_pool_maxsize = pool_size
     return client.ApiClient(configuration)
 

@@ -66,7 +66,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         registry = CollectorRegistry()
         registry.register(FleetCollector(memo.snapshots))
         metrics = OperatorMetrics(registry, handlers=("tick",))
-        memo.metrics_server, _ = serve(port, registry)
+        memo.metrics_server, _thread = serve(port, registry)
         memo.metrics_registry = registry
         logger.info("metrics on :%d/metrics", memo.metrics_server.server_address[1])
     else:

@@ -46,7 +46,7 @@ def manifest(body: kopf.Body) -> dict[str, Any]:
 async def constellation(
     body: kopf.Body,
     name: str,
-    namespace: str,
+    namespace: str | None,
     meta: kopf.Meta,
     status: kopf.Status,
     patch: kopf.Patch,
@@ -54,6 +54,7 @@ async def constellation(
     **_: Any,
 ) -> None:
     """Parse the spec and start (or update) the constellation's fleet."""
+    assert namespace is not None  # a namespaced resource
     key = (namespace, name)
     document = manifest(body)
     try:
@@ -116,7 +117,9 @@ async def constellation(
     )
 
 
-@kopf.daemon(
+# Kopf passes its indexes as keyword arguments named by their ids, which its DaemonFn
+# protocol cannot declare: hence the one ignore.
+@kopf.daemon(  # type: ignore[arg-type]
     GROUP,
     VERSION,
     "constellations",
@@ -126,7 +129,7 @@ async def constellation(
 )
 async def physics(
     name: str,
-    namespace: str,
+    namespace: str | None,
     status: kopf.Status,
     memo: kopf.Memo,
     stopped: kopf.DaemonStopped,
@@ -137,6 +140,7 @@ async def physics(
     **_: Any,
 ) -> None:
     """Tick the constellation's physics, nodes and pods while it exists."""
+    assert namespace is not None  # a namespaced resource
     key = (namespace, name)
     indexes = {
         "satellite_pods": satellite_pods,
@@ -155,8 +159,9 @@ async def physics(
 
 
 @kopf.on.delete(GROUP, VERSION, "constellations", id="cleanup")
-async def cleanup(name: str, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+async def cleanup(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Stop the fleet and delete its Nodes (Satellites go by ownerReference)."""
+    assert namespace is not None  # a namespaced resource
     fleet = memo.fleets.pop((namespace, name), None)
     if fleet is not None:
         await fleet.stop()

@@ -6,6 +6,7 @@ object within `repeat_seconds` is posted once (like the kubelet's event aggregat
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from datetime import UTC, datetime
@@ -45,7 +46,7 @@ class EventRecorder:
             self.recent = {k: v for k, v in self.recent.items() if v >= cutoff}
         stamp = datetime.now(UTC)
         text = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {
+        body: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {
@@ -69,10 +70,11 @@ class EventRecorder:
             "lastTimestamp": text,
             "count": 1,
         }
+        event: Any = body  # the client takes a plain manifest as well as a CoreV1Event
         self.api.submit(
             ("event", body["metadata"]["name"]),
             "create",
             "events",
-            lambda: self.api.core.create_namespaced_event(namespace, body),
+            functools.partial(self.api.core.create_namespaced_event, namespace, event),
             priority=LAZY,
         )

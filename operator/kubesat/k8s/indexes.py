@@ -40,11 +40,15 @@ async def gpu_jobs(body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
 
 
 @kopf.index(GROUP, VERSION, "satellites", id="fleet_satellites")
-async def fleet_satellites(body: kopf.Body, namespace: str, **_: Any) -> dict[tuple[str, str], Any]:
+async def fleet_satellites(
+    body: kopf.Body, namespace: str | None, **_: Any
+) -> dict[tuple[str, str], Any]:
+    assert namespace is not None  # a namespaced resource
     constellation, info = satellite_info(body)
     return {(namespace, constellation): info}
 
 
 @kopf.index("policy", "v1", "poddisruptionbudgets", id="disruption_budgets")
-async def disruption_budgets(body: kopf.Body, namespace: str, **_: Any) -> dict[str, Any]:
+async def disruption_budgets(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, Any]:
+    assert namespace is not None  # a namespaced resource
     return {namespace: budget_info(body)}

@@ -10,6 +10,7 @@ A drained or disrupted pod never delays the next one: there is no wall-clock bac
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +51,7 @@ class ManagedJobs:
             record.info.body(), decision.unit, decision.attempt, node, record.info.indexed
         )
         name = str(body["metadata"]["name"])
+        pod: Any = body  # the client takes a plain manifest as well as a V1Pod
         namespace = record.info.namespace
 
         def done(_: Any, error: BaseException | None) -> None:
@@ -60,7 +62,7 @@ class ManagedJobs:
             ("pod-create", namespace, name),
             "create",
             "pods",
-            lambda: self.api.core.create_namespaced_pod(namespace, body),
+            functools.partial(self.api.core.create_namespaced_pod, namespace, pod),
             priority=URGENT,
             on_done=done,
         )
@@ -117,8 +119,8 @@ class ManagedJobs:
                 ("job-status", namespace, name),
                 "patch",
                 "jobs/status",
-                lambda namespace=namespace, name=name, body=body: (
-                    self.api.batch.patch_namespaced_job_status(name, namespace, body)
+                functools.partial(
+                    self.api.batch.patch_namespaced_job_status, name, namespace, body
                 ),
                 priority=NORMAL,
                 on_done=done_cb,

@@ -12,6 +12,7 @@ pod starts or ends, never on a timer, so it does not race the Job controller's u
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable
@@ -232,9 +233,7 @@ class JobBook:
                 ("job-progress", namespace, name),
                 "patch",
                 "jobs",
-                lambda namespace=namespace, name=name, patch=patch: (
-                    self.api.batch.patch_namespaced_job(name, namespace, patch)
-                ),
+                functools.partial(self.api.batch.patch_namespaced_job, name, namespace, patch),
                 priority=NORMAL,
                 on_done=done,
             )

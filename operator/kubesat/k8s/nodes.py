@@ -185,7 +185,9 @@ def conditions_body(
     return out
 
 
-def taints_body(state: NodeState, current: list[dict[str, Any]], wall: datetime) -> list[dict]:
+def taints_body(
+    state: NodeState, current: list[dict[str, Any]], wall: datetime
+) -> list[dict[str, Any]]:
     """Our taints replace our old ones; taints of others (node-lifecycle) are kept."""
     keep = [t for t in current if t.get("key") not in OUR_TAINTS]
     previous = {(t.get("key"), t.get("effect")): t for t in current}
@@ -295,7 +297,7 @@ class NodeAgent:
         self.lease_due = np.zeros(n)  # monotonic-ish wall seconds of the next renewal
         self.written: list[NodeState | None] = [None] * n
         self.since: list[dict[str, str]] = [{} for _ in range(n)]
-        self.taints_written: list[tuple | None] = [None] * n
+        self.taints_written: list[tuple[Any, ...] | None] = [None] * n
 
     # -- registration ------------------------------------------------------------------
 

@@ -117,7 +117,7 @@ class Drainer:
         fleet.event(fleet.satellite_ref(eviction.sat), "Normal", "Draining", message)
 
         def call() -> Any:
-            response = api.core.create_namespaced_pod_eviction(
+            response: Any = api.core.create_namespaced_pod_eviction(
                 name, namespace, body, _preload_content=False
             )
             response.release_conn()

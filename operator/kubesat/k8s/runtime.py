@@ -14,6 +14,7 @@ few seconds, persists the engine's state in the Constellation's `status.state`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -365,10 +366,10 @@ class FleetRuntime:
         if not info.managed or info.namespace != self.namespace or info.spec is None:
             return False
         if info.constellation is not None:
-            return info.constellation == self.name
+            return bool(info.constellation == self.name)
         fleets = getattr(self.memo, "fleets", {}) or {}
         names = sorted(name for (ns, name) in fleets if ns == self.namespace) or [self.name]
-        return names[0] == self.name
+        return bool(names[0] == self.name)
 
     def _sync_jobs(self, jobs_index: Any) -> None:
         """Add the managed Jobs that are ours; drop the Jobs that are gone."""
@@ -560,8 +561,13 @@ class FleetRuntime:
                 ("satellite-create", self.namespace, name),
                 "create",
                 "satellites",
-                lambda body=body: self.api.custom.create_namespaced_custom_object(
-                    GROUP, VERSION, self.namespace, "satellites", body
+                functools.partial(
+                    self.api.custom.create_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    self.namespace,
+                    "satellites",
+                    body,
                 ),
                 priority=NORMAL,
                 on_done=done,
@@ -721,10 +727,14 @@ class FleetRuntime:
                 ("satellite-status", self.namespace, name),
                 "patch",
                 "satellites/status",
-                lambda name=name, patch=patch: (
-                    self.api.custom.patch_namespaced_custom_object_status(
-                        GROUP, VERSION, self.namespace, "satellites", name, patch
-                    )
+                functools.partial(
+                    self.api.custom.patch_namespaced_custom_object_status,
+                    GROUP,
+                    VERSION,
+                    self.namespace,
+                    "satellites",
+                    name,
+                    patch,
                 ),
                 priority=LAZY,
                 on_done=done,

@@ -182,7 +182,9 @@ class WriteSchedule:
         self.written_at = np.full(n, -np.inf)
         self.due = np.full(n, np.inf)
 
-    def select(self, codes: NDArray[np.int64], wall: float, eligible: NDArray[np.bool_]) -> NDArray:
+    def select(
+        self, codes: NDArray[np.int64], wall: float, eligible: NDArray[np.bool_]
+    ) -> NDArray[np.int64]:
         """Indices to write now."""
         changed = (codes != self.written).any(axis=1) & eligible
         newly = changed & np.isinf(self.due)
