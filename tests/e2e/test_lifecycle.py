@@ -44,15 +44,10 @@ def test_service_account_has_only_the_charts_permissions(operator_kubeconfig: Pa
             lambda: core.list_secret_for_all_namespaces(),
             lambda: core.list_config_map_for_all_namespaces(),
             lambda: apps.list_deployment_for_all_namespaces(),
-            lambda: core.create_namespaced_pod(
-                "default",
-                {
-                    "apiVersion": "v1",
-                    "kind": "Pod",
-                    "metadata": {"name": "x"},
-                    "spec": {"containers": [{"name": "x", "image": "x"}]},
-                },
+            lambda: core.create_namespaced_config_map(
+                "default", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
             ),
+            lambda: core.delete_namespace("default"),
         ):
             with pytest.raises(k8s.ApiException) as refused:
                 call()

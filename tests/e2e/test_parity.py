@@ -89,9 +89,7 @@ def test_operator_matches_the_simulator_over_three_simulated_hours(
 ) -> None:
     cluster = Cluster(admin, namespace)
     documents = [d for d in yaml.safe_load_all(SCENARIO.read_text()) if d]
-    speedup = next(d for d in documents if d["kind"] == "Constellation")["spec"]["clock"][
-        "speedup"
-    ]
+    speedup = next(d for d in documents if d["kind"] == "Constellation")["spec"]["clock"]["speedup"]
     operator = start_operator(namespace)
     jobs = {}
     for document in documents:

@@ -1,5 +1,9 @@
 """The engine's state as plain JSON, so that a restarted operator continues the same timeline.
 
+Floats are kept exact (JSON round-trips them): a battery rounded to a milliwatt-hour can
+flip a drain decision one step earlier or later, and the restored run would part from the
+one it continues. Pods go back into the slots they held, so every later step is the same.
+
 Satellites are matched by name and Jobs by key, so a state written before a Job was
 deleted or a satellite renamed still restores what matches. Restore after adding the Jobs.
 """
@@ -14,11 +18,9 @@ from numpy.typing import NDArray
 
 from kubesat.engine.fleet import FREE, RUNNING, STATE_VERSION, FleetEngine
 
-DIGITS = 3
 
-
-def _round(values: NDArray[Any]) -> list[float]:
-    return [round(float(v), DIGITS) for v in values]
+def _floats(values: NDArray[Any]) -> list[float]:
+    return [float(v) for v in values]
 
 
 def to_state(engine: FleetEngine) -> dict[str, Any]:
@@ -28,11 +30,11 @@ def to_state(engine: FleetEngine) -> dict[str, Any]:
     now = e.now
 
     def sparse(values: NDArray[np.float64]) -> dict[str, float]:
-        return {names[i]: round(float(values[i]), DIGITS) for i in np.flatnonzero(values > now)}
+        return {names[i]: float(values[i]) for i in np.flatnonzero(values > now)}
 
     broken = {
         names[i]: {
-            str(j): round(float(e.gpu_broken_until[i, j]), DIGITS)
+            str(j): float(e.gpu_broken_until[i, j])
             for j in np.flatnonzero(e.gpu_broken_until[i] > now)
         }
         for i in np.flatnonzero((e.gpu_broken_until > now).any(axis=1))
@@ -43,13 +45,13 @@ def to_state(engine: FleetEngine) -> dict[str, Any]:
             continue
         units = e._units_of(job)
         jobs[key] = {
-            "checkpoint": _round(e.unit_checkpoint[units]),
-            "progress": _round(e.unit_progress[units]),
+            "checkpoint": _floats(e.unit_checkpoint[units]),
+            "progress": _floats(e.unit_progress[units]),
             "done": [int(i) for i in np.flatnonzero(e.unit_done[units])],
             "attempts": [int(v) for v in e.unit_attempts[units]],
             "failures": int(e.job_failures[job]),
             "recentFailures": int(e.job_recent_failures[job]),
-            "notBefore": round(float(e.job_not_before[job]), DIGITS),
+            "notBefore": float(e.job_not_before[job]),
             "failed": bool(e.job_failed[job]),
             "complete": bool(e.job_complete[job]),
         }
@@ -60,14 +62,15 @@ def to_state(engine: FleetEngine) -> dict[str, Any]:
         pods.append(
             {
                 "pod": pod,
+                "slot": int(slot),
                 "ref": e.pod_refs.get(pod),
                 "job": e.job_keys[int(e.slot_job[slot])],
                 "unit": int(e.unit_index[e.slot_unit[slot]]),
                 "satellite": names[sat],
                 "gpus": [int(g) for g in np.flatnonzero(e.gpu_owner[sat] == slot)],
                 "state": int(e.slot_state[slot]),
-                "left": round(float(e.slot_left[slot]), DIGITS),
-                "since": round(float(e.slot_since[slot]), DIGITS),
+                "left": float(e.slot_left[slot]),
+                "since": float(e.slot_since[slot]),
                 "evicted": bool(e.slot_evicted[slot]),
             }
         )
@@ -77,9 +80,9 @@ def to_state(engine: FleetEngine) -> dict[str, Any]:
         "step": e.k,
         "stepSeconds": e.dt,
         "satellites": names,
-        "stateOfChargeWh": [round(float(v), 4) for v in e.soc],
-        "boundStateOfChargeWh": [round(float(v), 4) for v in e.bound_soc],
-        "solarEnergyJ": [round(float(v), 1) for v in e.solar_energy_j],
+        "stateOfChargeWh": [float(v) for v in e.soc],
+        "boundStateOfChargeWh": [float(v) for v in e.bound_soc],
+        "solarEnergyJ": [float(v) for v in e.solar_energy_j],
         "restartPending": [names[i] for i in np.flatnonzero(e.restart_pending)],
         "downUntil": sparse(e.down_until),
         "upsetUntil": sparse(e.upset_until),
@@ -93,8 +96,8 @@ def to_state(engine: FleetEngine) -> dict[str, Any]:
         "pods": pods,
         "nextPod": e.next_pod,
         "counters": {
-            "lostGpuSeconds": round(c.lost_gpu_seconds, DIGITS),
-            "boundGpuSeconds": round(c.bound_gpu_seconds, DIGITS),
+            "lostGpuSeconds": c.lost_gpu_seconds,
+            "boundGpuSeconds": c.bound_gpu_seconds,
             "evictions": dict(c.evictions),
             "refusedEvictions": c.refused_evictions,
             "failures": dict(c.failures),
@@ -199,7 +202,7 @@ def _restore_pod(e: FleetEngine, saved: dict[str, Any], index: dict[str, int]) -
     progress = float(e.unit_progress[unit])
     attempts = int(e.unit_attempts[unit])
     pod = int(saved["pod"])
-    e._start(unit, sat, gpus, pod)
+    e._start(unit, sat, gpus, pod, slot=saved.get("slot"))
     e.counters.pods_started -= 1
     e.unit_attempts[unit] = attempts
     slot = e.pod_slot[pod]

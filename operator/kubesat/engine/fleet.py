@@ -12,6 +12,7 @@ fleet. Every decision is also recorded (`take_decisions`) for the shell to act o
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Final
@@ -154,7 +155,7 @@ class FleetEngine:
         self.slot_since = np.zeros(0)  # running seconds since the last checkpoint
         self.slot_pod = np.zeros(0, np.int64)  # the pod id in the slot
         self.slot_evicted = np.zeros(0, np.bool_)  # drained by the policy (not a deletion)
-        self.free_slots: list[int] = []
+        self.free_slots: list[int] = []  # a heap: the lowest free slot is taken first
         self._grow_slots(max(n * max(g, 1), 1))
         self.pod_slot: dict[int, int] = {}
         self.pod_refs: dict[int, str] = {}  # shells' names for pods (durable)
@@ -291,12 +292,26 @@ class FleetEngine:
         self.slot_since = grow(self.slot_since, 0.0)
         self.slot_pod = grow(self.slot_pod, NO_POD)
         self.slot_evicted = grow(self.slot_evicted, False)
-        self.free_slots = list(range(size - 1, old - 1, -1)) + self.free_slots
+        for slot in range(old, size):
+            heapq.heappush(self.free_slots, slot)
 
-    def _start(self, unit: int, sat: int, gpu_slots: NDArray[np.int64], pod: int | None) -> int:
-        if not self.free_slots:
-            self._grow_slots(2 * self.slot_state.size)
-        slot = self.free_slots.pop()
+    def _start(
+        self,
+        unit: int,
+        sat: int,
+        gpu_slots: NDArray[np.int64],
+        pod: int | None,
+        slot: int | None = None,
+    ) -> int:
+        if slot is not None and slot >= self.slot_state.size:
+            self._grow_slots(max(slot + 1, 2 * self.slot_state.size))
+        if slot is not None and slot in self.free_slots:
+            self.free_slots.remove(slot)  # a restored pod takes back its slot
+            heapq.heapify(self.free_slots)
+        else:
+            if not self.free_slots:
+                self._grow_slots(2 * self.slot_state.size)
+            slot = heapq.heappop(self.free_slots)
         job = int(self.unit_job[unit])
         pod_id = self.next_pod if pod is None else pod
         self.next_pod = max(self.next_pod, pod_id + 1)
@@ -342,7 +357,7 @@ class FleetEngine:
         self.slot_unit[slot] = NO_POD
         self.slot_sat[slot] = NO_POD
         self.slot_pod[slot] = NO_POD
-        self.free_slots.append(int(slot))
+        heapq.heappush(self.free_slots, int(slot))
 
     def _end(
         self, slot: int, reason: EndReason, count: bool = True, gpu: int | None = None

@@ -6,8 +6,10 @@ template's nodeSelector names, if any) or when one of its pods is bound to one o
 constellation's nodes. Work progress is durable in the Constellation's `status.state`
 (the engine's state); the Job's `kubesat.io/progress` annotation shows it to people: per
 unit (completion) the checkpoint and progress, and the stories of the last pods (which
-node, from what checkpoint to what progress, how they ended). It is written only when a
-pod starts or ends, never on a timer, so it does not race the Job controller's updates.
+node, from what checkpoint to what progress, how they ended). It is written when it
+changed, at most every 2 wall seconds for kubesat's Jobs and every 30 for Jobs of
+Kubernetes' Job controller: each write changes the Job's resourceVersion, and frequent
+writes make that controller's status updates conflict until it stops creating pods.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from kubesat.k8s.api import NORMAL, Api, status_of
 from kubesat.k8s.objects import PROGRESS_ANNOTATION, JobInfo, PodInfo
 
 HISTORY_LIMIT: Final = 20  # pod stories kept per Job
+MANAGED_WRITE_SECONDS: Final = 2.0  # wall seconds between annotation writes, kubesat's Jobs
+BUILTIN_WRITE_SECONDS: Final = 30.0  # ... and Jobs of Kubernetes' Job controller
 POD_JOB_PREFIX: Final = "pod"  # engine keys of pods without a Job: pod/<namespace>/<name>
 DEFAULT_INTERVAL_SECONDS: Final = 1800.0
 DEFAULT_WRITE_SECONDS: Final = 30.0
@@ -52,7 +56,8 @@ class JobRecord:
     lost_gpu_seconds: float = 0.0
     failed_pods: int = 0
     written: str | None = None
-    dirty: bool = False
+    dirty: bool = False  # a pod started or ended since the last write
+    last_write: float = -math.inf  # wall (monotonic) seconds
     start_time: str | None = None  # wall time of its first pod (Job status)
 
     def unit_key(self, unit: int) -> str:
@@ -211,16 +216,22 @@ class JobBook:
         }
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
-    def write_dirty(self, pod_names: dict[int, str]) -> None:
-        """Patch the annotation of every Job whose pods started or ended since the last call."""
+    def write_changed(self, pod_names: dict[int, str], wall_s: float, final: bool = False) -> None:
+        """Patch the annotation of every Job whose progress changed, each at most every
+        few wall seconds (`final`: now, whatever the last write)."""
         for record in self.records.values():
-            if not record.dirty or record.info is None:
+            if record.info is None:
+                continue
+            done = bool(self.engine.job_complete[record.index])
+            gap = MANAGED_WRITE_SECONDS if record.info.managed else BUILTIN_WRITE_SECONDS
+            if wall_s - record.last_write < gap and not (final or (done and record.dirty)):
                 continue
             record.dirty = False
             text = self.annotation(record, pod_names)
             if text == record.written:
                 continue
             record.written = text
+            record.last_write = wall_s
             namespace, name = record.info.key
             patch = {"metadata": {"annotations": {PROGRESS_ANNOTATION: text}}}
 

@@ -330,7 +330,7 @@ class FleetRuntime:
         self._apply(self.engine.take_decisions())
         self.pods.write(wall)
         self.managed.write_status()
-        self.book.write_dirty(self._pod_names())
+        self.book.write_changed(self._pod_names(), wall_s)
         column = self.column
         assert column is not None
         view = self.view(self.pods.allocated(pods_index))
@@ -788,7 +788,7 @@ class FleetRuntime:
                 "NodesReady",
                 f"all {self.n} satellite nodes are registered and Ready",
             )
-        self.book.write_dirty(self._pod_names())
+        self.book.write_changed(self._pod_names(), time.monotonic(), final=final)
 
         def call() -> Any:
             return self.api.custom.patch_namespaced_custom_object_status(
