@@ -222,9 +222,9 @@ class JobBook:
         for record in self.records.values():
             if record.info is None:
                 continue
-            done = bool(self.engine.job_complete[record.index])
+            complete = bool(self.engine.job_complete[record.index])
             gap = MANAGED_WRITE_SECONDS if record.info.managed else BUILTIN_WRITE_SECONDS
-            if wall_s - record.last_write < gap and not (final or (done and record.dirty)):
+            if wall_s - record.last_write < gap and not (final or (complete and record.dirty)):
                 continue
             record.dirty = False
             text = self.annotation(record, pod_names)
