@@ -33,6 +33,17 @@ COUNT_TOLERANCE, COUNT_SLACK = 0.10, 2
 SAMPLE_SECONDS = 1.0  # wall
 
 
+def quantities_as_text(document: dict[str, Any]) -> dict[str, Any]:
+    """The client wants resource quantities as strings (kubectl takes `4` as well)."""
+    pod_spec = ((document.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in pod_spec.get("containers") or []:
+        for part in ("limits", "requests"):
+            values = (container.get("resources") or {}).get(part) or {}
+            for key, value in values.items():
+                values[key] = str(value)
+    return document
+
+
 def close(operator: float, simulator: float) -> bool:
     return abs(operator - simulator) <= max(COUNT_TOLERANCE * abs(simulator), COUNT_SLACK)
 
@@ -93,7 +104,7 @@ def test_operator_matches_the_simulator_over_three_simulated_hours(
     operator = start_operator(namespace)
     jobs = {}
     for document in documents:
-        cluster.create(document)
+        cluster.create(quantities_as_text(document))
         if document["kind"] == "Job":
             limits = document["spec"]["template"]["spec"]["containers"][0]["resources"]
             jobs[document["metadata"]["name"]] = {

@@ -72,6 +72,8 @@ def to_state(engine: FleetEngine) -> dict[str, Any]:
                 "left": float(e.slot_left[slot]),
                 "since": float(e.slot_since[slot]),
                 "evicted": bool(e.slot_evicted[slot]),
+                "started": float(e.slot_started[slot]),
+                "from": float(e.slot_from[slot]),
             }
         )
     c = e.counters
@@ -211,5 +213,7 @@ def _restore_pod(e: FleetEngine, saved: dict[str, Any], index: dict[str, int]) -
     e.slot_left[slot] = float(saved.get("left", 0.0))
     e.slot_since[slot] = float(saved.get("since", 0.0))
     e.slot_evicted[slot] = bool(saved.get("evicted", False))
+    e.slot_started[slot] = float(saved.get("started", e.now))
+    e.slot_from[slot] = float(saved.get("from", e.unit_checkpoint[unit]))
     if saved.get("ref"):
         e.pod_refs[pod] = str(saved["ref"])

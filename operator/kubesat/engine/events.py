@@ -104,6 +104,8 @@ class PodEnded:
     lost_gpu_seconds: float
     at_seconds: float
     gpu: int | None = None  # the hung GPU of a SEFI
+    started_at_seconds: float = 0.0  # when the pod started
+    from_gpu_seconds: float = 0.0  # the checkpoint it started from
 
     @property
     def succeeded(self) -> bool:

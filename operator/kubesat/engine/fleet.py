@@ -155,6 +155,8 @@ class FleetEngine:
         self.slot_since = np.zeros(0)  # running seconds since the last checkpoint
         self.slot_pod = np.zeros(0, np.int64)  # the pod id in the slot
         self.slot_evicted = np.zeros(0, np.bool_)  # drained by the policy (not a deletion)
+        self.slot_started = np.zeros(0)  # simulated seconds the pod started
+        self.slot_from = np.zeros(0)  # the checkpoint (GPU-seconds) it started from
         self.free_slots: list[int] = []  # a heap: the lowest free slot is taken first
         self._grow_slots(max(n * max(g, 1), 1))
         self.pod_slot: dict[int, int] = {}
@@ -292,6 +294,8 @@ class FleetEngine:
         self.slot_since = grow(self.slot_since, 0.0)
         self.slot_pod = grow(self.slot_pod, NO_POD)
         self.slot_evicted = grow(self.slot_evicted, False)
+        self.slot_started = grow(self.slot_started, 0.0)
+        self.slot_from = grow(self.slot_from, 0.0)
         for slot in range(old, size):
             heapq.heappush(self.free_slots, slot)
 
@@ -321,6 +325,8 @@ class FleetEngine:
         self.slot_gpus[slot] = gpu_slots.size
         self.slot_pod[slot] = pod_id
         self.slot_evicted[slot] = False
+        self.slot_started[slot] = self.now
+        self.slot_from[slot] = self.unit_checkpoint[unit]
         self.pod_slot[pod_id] = slot
         self.gpu_owner[sat, gpu_slots] = slot
         resuming = self.unit_checkpoint[unit] > 0
@@ -388,6 +394,8 @@ class FleetEngine:
             lost,
             self.now,
             gpu,
+            float(self.slot_started[slot]),
+            float(self.slot_from[slot]),
         )
         evicted = bool(self.slot_evicted[slot])
         self._release(slot)

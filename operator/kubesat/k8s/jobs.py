@@ -36,16 +36,6 @@ DEFAULT_WRITE_SECONDS: Final = 30.0
 
 
 @dataclass
-class Started:
-    """Where and when a pod started, for its story."""
-
-    name: str
-    node: str
-    started: str
-    from_gpu_seconds: float
-
-
-@dataclass
 class JobRecord:
     """One Job (or bare pod) the engine runs, as the shell knows it."""
 
@@ -89,7 +79,6 @@ class JobBook:
         self.wall_text = wall_text
         self.records: dict[int, JobRecord] = {}
         self.by_key: dict[tuple[str, str], int] = {}
-        self.starts: dict[int, Started] = {}
 
     # -- membership ------------------------------------------------------------------------
 
@@ -150,18 +139,16 @@ class JobBook:
 
     # -- stories ---------------------------------------------------------------------------
 
-    def started(self, decision: PodStarted, name: str, node: str, sim_time: str) -> None:
+    def started(self, decision: PodStarted) -> None:
         record = self.records.get(decision.job)
         if record is None:
             return
-        self.starts[decision.pod] = Started(name, node, sim_time, decision.resuming_from)
         if record.start_time is None:
             record.start_time = self.wall_text()
         record.dirty = True
 
-    def ended(self, decision: PodEnded, sim_time: str) -> None:
+    def ended(self, decision: PodEnded, name: str | None, sim_time: Callable[[float], str]) -> None:
         record = self.records.get(decision.job)
-        start = self.starts.pop(decision.pod, None)
         if record is None:
             return
         record.lost_gpu_seconds += decision.lost_gpu_seconds
@@ -170,14 +157,14 @@ class JobBook:
         record.history.append(
             {
                 "unit": record.unit_key(decision.unit),
-                "pod": start.name if start else None,
-                "node": start.node if start else None,
-                "started": start.started if start else None,
-                "from": round(start.from_gpu_seconds, 3) if start else None,
+                "pod": name,
+                "node": self.engine.names[decision.sat],
+                "started": sim_time(decision.started_at_seconds),
+                "from": round(decision.from_gpu_seconds, 3),
                 "to": round(decision.progress_gpu_seconds, 3),
                 "lost": round(decision.lost_gpu_seconds, 3),
                 "ended": decision.reason.status_reason,
-                "at": sim_time,
+                "at": sim_time(decision.at_seconds),
             }
         )
         del record.history[:-HISTORY_LIMIT]

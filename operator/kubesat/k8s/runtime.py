@@ -403,7 +403,8 @@ class FleetRuntime:
             if isinstance(decision, PodStarted):
                 self._started(decision)
             elif isinstance(decision, PodEnded):
-                self.book.ended(decision, self._sim_text(decision.at_seconds))
+                key = self.pods.key_of.get(decision.pod)
+                self.book.ended(decision, key[1] if key else None, self._sim_text)
                 self.pods.end(decision)
             elif isinstance(decision, Eviction):
                 key = self.pods.key_of.get(decision.pod)
@@ -427,7 +428,7 @@ class FleetRuntime:
         if key is None:
             return
         node = self.names[decision.sat]
-        self.book.started(decision, key[1], node, self._sim_text(decision.at_seconds))
+        self.book.started(decision)
         ref = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": key[1], "namespace": key[0]}}
         spec = self.engine.jobs[decision.job]
         if decision.resuming_from > 0:
