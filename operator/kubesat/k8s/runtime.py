@@ -142,6 +142,7 @@ class FleetRuntime:
         self.task_done = asyncio.Event()
         self.changes_seen = 0
         self.generation: int | None = None
+        self.restored_pods_unchecked = False
 
     def _new_engine(self, spec: ConstellationSpec) -> FleetEngine:
         config = EngineConfig.from_spec(spec, places_builtin_pods=False)
@@ -223,6 +224,7 @@ class FleetRuntime:
         restored = restore_state(self.engine, state) if state.get("clockStart") else False
         if restored:
             self.pods.restore_refs()
+            self.restored_pods_unchecked = True
         if not restored:
             clock = SimClock.starting(
                 self.spec.clock.start_utc, self.spec.clock.speedup, self.spec.clock.step_seconds
@@ -315,6 +317,9 @@ class FleetRuntime:
         # events in: Jobs kubesat runs, pods bound or deleted, injected upsets
         self._sync_jobs(jobs_index)
         self.pods.adopt(pods_index, jobs_index, self.engine.ready)
+        if self.restored_pods_unchecked:
+            self.restored_pods_unchecked = False
+            self._missing_restored_pods()
         self._injections(sats_index)
         # the engine's steps up to the clock
         target = max(self.clock.step_index(wall), self.engine.k)
@@ -392,6 +397,34 @@ class FleetRuntime:
         )
         if budgets != self.engine.budgets:
             self.engine.set_budgets(budgets)
+
+    def _missing_restored_pods(self) -> None:
+        """After a restart: a pod the engine runs but the API never got (the operator
+        stopped between the decision and the write) is created again if kubesat's Job
+        controller owns it (its name is fixed, so this is idempotent), else given up."""
+        e = self.engine
+        for pod, slot in list(e.pod_slot.items()):
+            key = self.pods.key_of.get(pod)
+            if key is not None and key in self.pods.info:
+                continue
+            record = self.book.records.get(int(e.slot_job[slot]))
+            if key is None or record is None or record.info is None or not record.info.managed:
+                e.drop(pod)
+                continue
+            unit = int(e.slot_unit[slot])
+            self.managed.create(
+                PodStarted(
+                    pod,
+                    record.index,
+                    int(e.unit_index[unit]),
+                    int(e.unit_attempts[unit]) - 1,
+                    int(e.slot_sat[slot]),
+                    int(e.slot_gpus[slot]),
+                    float(e.slot_from[slot]),
+                    float(e.slot_started[slot]),
+                ),
+                record,
+            )
 
     def _pod_names(self) -> dict[int, str]:
         return {pod: key[1] for pod, key in self.pods.key_of.items()}
