@@ -15,14 +15,24 @@ Definitions (wall times of one process, `time.perf_counter`):
   costs beyond start-up.
 
 With --repeats > 1 each time is the best of the repeats.
+
+`--baseline REV` also runs this benchmark from a checkout of git revision REV (a temporary
+worktree, its own examples, in a subprocess) in the same run, and prints each policy's
+end-to-end rate here over there: below 1 means this tree is slower.
+
+    python benchmarks/simulate.py --example walker-1000 --baseline 0d2ec0e
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import re
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -84,7 +94,71 @@ def main(argv: list[str] | None = None) -> int:
         "--policy", choices=[*POLICIES, "all"], default="all", help="policy to time (all)"
     )
     parser.add_argument("--repeats", type=int, default=1, help="best of this many runs (1)")
+    parser.add_argument(
+        "--baseline", default=None, metavar="REV", help="also run git revision REV, print ratios"
+    )
     args = parser.parse_args(argv)
+    rates = run_benchmark(args)
+    if args.baseline:
+        baseline = baseline_rates(args)
+        print(f"  end-to-end rate here / at {args.baseline}:")
+        for policy, rate in rates.items():
+            if policy in baseline:
+                print(
+                    f"    {policy:<12}{rate:10,.0f} / {baseline[policy]:10,.0f} sim-s/s"
+                    f" = {rate / baseline[policy]:.3f}"
+                )
+    return 0
+
+
+ROW = re.compile(r"^\s+(none|reactive|predictive)\s.*?([\d,]+) sim-s/s\s+[\d.]+\s*$")
+
+
+def baseline_rates(args: argparse.Namespace) -> dict[str, float]:
+    """Each policy's end-to-end rate of this benchmark at git revision `args.baseline`."""
+    repo = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as where:
+        tree = Path(where) / "tree"
+        subprocess.run(
+            ["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), args.baseline],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            command = [
+                sys.executable,
+                str(tree / "benchmarks" / "simulate.py"),
+                "--example",
+                str(tree / "examples" / args.example.name),
+                "--duration",
+                f"{args.duration:g}",
+                "--policy",
+                args.policy,
+                "--repeats",
+                str(args.repeats),
+            ]
+            env = {**os.environ, "PYTHONPATH": str(tree / "operator")}
+            print(f"baseline {args.baseline}:", flush=True)
+            text = subprocess.run(
+                command, check=True, capture_output=True, text=True, env=env
+            ).stdout
+            print(text, end="")
+        finally:
+            subprocess.run(
+                ["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)],
+                check=False,
+                capture_output=True,
+            )
+    rates = {}
+    for line in text.splitlines():
+        match = ROW.match(line)
+        if match:
+            rates[match.group(1)] = float(match.group(2).replace(",", ""))
+    return rates
+
+
+def run_benchmark(args: argparse.Namespace) -> dict[str, float]:
+    """Time prepare() and each policy's simulate(); each policy's end-to-end rate."""
 
     scenario = load_scenario(args.example)
     c = scenario.constellation
@@ -109,9 +183,11 @@ def main(argv: list[str] | None = None) -> int:
         f"  {'policy':<12}{'simulate()':>12}{'sim rate':>16}{'ratio':>8}"
         f"{'end to end':>16}{'goodput':>9}"
     )
+    rates = {}
     for policy in policies:
         wall, outcome = timed(args.repeats, lambda p=policy: simulate(scenario, environment, p))
         rate = duration / wall
+        rates[policy] = duration / (wall + prepare_wall)
         print(
             f"  {policy:<12}{wall:10.2f} s{rate:10,.0f} sim-s/s{rate / physics_rate:8.2f}"
             f"{duration / (wall + prepare_wall):10,.0f} sim-s/s{outcome.goodput_ratio:9.3f}"
@@ -119,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  peak RSS {rss_after_prepare:.0f} MB after prepare(), {peak_rss_mb():.0f} MB at the end"
     )
-    return 0
+    return rates
 
 
 if __name__ == "__main__":
