@@ -58,21 +58,22 @@ def runway_seconds(
     load_w = power.bus_power_w + np.asarray(gpus, dtype=np.float64) * power.gpu_power_w
     net_sun_w = power.solar_array_w - load_w
     tau = np.asarray(seconds_to_shadow, dtype=np.float64)
-    usable_wh = np.maximum(np.asarray(soc_wh, dtype=np.float64) - floor_wh, 0.0)
+    stored_wh = np.asarray(soc_wh, dtype=np.float64)
+    usable_wh = np.maximum(stored_wh - floor_wh, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # sunlit part: charge (capped at full) or drain at the net power
-        gained_wh = np.where(
+        # sunlit part: charge (capped at full; a battery below its floor refills that gap
+        # first) or drain at the net power
+        after_sun_wh = np.where(
             net_sun_w >= 0,
             np.minimum(
-                net_sun_w * power.charge_efficiency * tau / 3600.0,
-                power.battery_wh - floor_wh - usable_wh,
+                stored_wh + net_sun_w * power.charge_efficiency * tau / 3600.0, power.battery_wh
             ),
-            net_sun_w * tau / 3600.0 / power.discharge_efficiency,
+            stored_wh + net_sun_w * tau / 3600.0 / power.discharge_efficiency,
         )
         sun_runway = np.where(
             net_sun_w >= 0, np.inf, usable_wh * power.discharge_efficiency * 3600.0 / -net_sun_w
         )
-        at_entry_wh = usable_wh + gained_wh
+        at_entry_wh = np.maximum(after_sun_wh - floor_wh, 0.0)
         dark_runway = np.where(
             load_w > 0, at_entry_wh * power.discharge_efficiency * 3600.0 / load_w, np.inf
         )
@@ -100,8 +101,9 @@ def max_gpus_with_runway(
     )
     ok = runway >= np.asarray(required_seconds, dtype=np.float64).reshape(-1, 1)
     # runway falls with load: the count of leading True values is the answer
-    leading: NDArray[np.int64] = np.cumprod(ok, axis=1).sum(axis=1).astype(np.int64) - 1
-    return leading
+    leading = np.cumprod(ok, axis=1).sum(axis=1).astype(np.int64) - 1
+    # -1: not even the bus alone reaches the required runway; no GPU may run
+    return np.asarray(np.maximum(leading, 0), dtype=np.int64)
 
 
 def required_runway_seconds(

@@ -1,9 +1,9 @@
 """Satellite power: solar array, bus and GPU loads, and a battery with a depth-of-discharge floor.
 
-One energy model serves the simulator (`soc_series`), the predictive policy (`runway_seconds`,
-`eclipse_ride_through_gpus`) and the goodput denominator (`energy_bound_gpu_seconds`).
-Power is constant within a time step: illumination[:, k] is the mean illuminated fraction
-over [k*dt, (k+1)*dt). Energies are joules internally, Wh at the interface (`battery_wh`).
+One energy model serves the fleet engine of the simulator and the operator (`battery_step`)
+and the goodput denominator (`energy_bound_gpu_seconds`). Power is constant within a time
+step: illumination[:, k] is the mean illuminated fraction over [k*dt, (k+1)*dt). Energies
+are joules internally, Wh at the interface (`battery_wh`, stored energy in Wh).
 
 Conventions:
 - solar power = illumination x `solar_array_w` (a sun-tracking array: no pointing loss).
@@ -82,29 +82,6 @@ class PowerSystem:
         return self.bus_power_w + self.gpus * self.gpu_power_w
 
 
-@dataclass(frozen=True)
-class PowerTrace:
-    """Power flows of N satellites over T steps; every (N, T) array is a step mean in W.
-
-    `soc` is (N, T+1): soc[:, 0] is the initial state and soc[:, k+1] the state at the end
-    of step k, so it lines up with step boundaries rather than step means.
-    Energy balance per step: solar = (load - shortfall) + curtailed + battery + loss.
-    """
-
-    soc: FloatArray  # (N, T+1) state of charge, 0..1
-    solar_w: FloatArray  # array output
-    load_w: FloatArray  # demanded: bus + active GPUs
-    battery_w: FloatArray  # change of stored energy: + charging, - discharging
-    loss_w: FloatArray  # charge and discharge conversion losses
-    curtailed_w: FloatArray  # surplus solar that could not be stored (battery full)
-    shortfall_w: FloatArray  # demanded load left unserved (GPUs first, then bus)
-
-    @property
-    def served_w(self) -> FloatArray:
-        """Load actually powered."""
-        return self.load_w - self.shortfall_w
-
-
 def _unit_interval(name: str, values: ArrayLike) -> FloatArray:
     """Values as a float array, or ValueError if any lies outside [0, 1] (or is NaN)."""
     array = np.asarray(values, dtype=float)
@@ -121,98 +98,23 @@ def _positive_dt(dt_seconds: float) -> float:
     return float(dt_seconds)
 
 
-def _illumination(values: ArrayLike, name: str) -> FloatArray:
+def _illumination(values: ArrayLike) -> FloatArray:
     """(N, T) illuminated fractions in [0, 1]."""
-    array = _unit_interval(name, values)
+    array = _unit_interval("illumination", values)
     if array.ndim != 2:
-        raise ValueError(f"{name}: must be 2-D (satellites, times), got shape {array.shape}")
+        raise ValueError(f"illumination: must be 2-D (satellites, times), got shape {array.shape}")
     return array
 
 
-def _gpu_counts(
-    system: PowerSystem, name: str, values: ArrayLike, shape: tuple[int, ...]
-) -> FloatArray:
-    """GPU counts broadcast to `shape`, or ValueError unless integers in [0, system.gpus]."""
-    array = np.asarray(values, dtype=float)
-    if array.ndim == 1 and len(shape) == 2:
-        array = array[:, None]
-    try:
-        array = np.broadcast_to(array, shape)
-    except ValueError:
-        raise ValueError(f"{name}: shape {np.shape(values)} does not fit {shape}") from None
-    bad = ~((array >= 0) & (array <= system.gpus) & (array == np.round(array)))
-    if np.any(bad):
-        raise ValueError(
-            f"{name}: must be integers in [0, {system.gpus}], got {array[bad].flat[0]}"
-        )
-    return array
-
-
-def _initial_soc(values: ArrayLike, satellites: int, name: str = "initial_soc") -> FloatArray:
+def _initial_soc(values: ArrayLike, satellites: int) -> FloatArray:
     """Initial state of charge per satellite, (N,)."""
-    array = _unit_interval(name, values)
+    array = _unit_interval("initial_soc", values)
     try:
         return np.broadcast_to(array, (satellites,)).astype(float)
     except ValueError:
         raise ValueError(
-            f"{name}: shape {array.shape} does not fit {satellites} satellites"
+            f"initial_soc: shape {array.shape} does not fit {satellites} satellites"
         ) from None
-
-
-def soc_series(
-    system: PowerSystem,
-    illumination: ArrayLike,
-    active_gpus: ArrayLike,
-    dt_seconds: float,
-    initial_soc: ArrayLike,
-) -> PowerTrace:
-    """Battery state and power flows of N satellites over T steps of `dt_seconds`.
-
-    `illumination` is (N, T) in [0, 1]; `active_gpus` (N, T) or (N,) integers;
-    `initial_soc` (N,) or a scalar. Loops over time steps, numpy over satellites.
-    """
-    dt = _positive_dt(dt_seconds)
-    illum = _illumination(illumination, "illumination")
-    satellites, steps = illum.shape
-    active = _gpu_counts(system, "active_gpus", active_gpus, illum.shape)
-    soc0 = _initial_soc(initial_soc, satellites)
-
-    solar_w = illum * system.solar_array_w
-    load_w = system.bus_power_w + active * system.gpu_power_w
-    net_w = solar_w - load_w
-    surplus_w = np.maximum(net_w, 0.0)
-    deficit_w = np.maximum(-net_w, 0.0)
-
-    capacity_j = system.battery_j
-    floor_j = system.floor_soc * capacity_j
-    charge_eff, discharge_eff = system.charge_efficiency, system.discharge_efficiency
-    stored_j = np.empty((satellites, steps + 1))
-    stored_j[:, 0] = soc0 * capacity_j
-    charge_in_w = np.empty_like(net_w)  # bus-side power into the charger
-    drawn_w = np.empty_like(net_w)  # power drawn out of storage
-    output_w = np.empty_like(net_w)  # bus-side power out of the discharger
-    for k in range(steps):
-        energy_j = stored_j[:, k]
-        room_j = np.maximum(capacity_j - energy_j, 0.0)
-        charge_j = np.minimum(surplus_w[:, k] * charge_eff * dt, room_j)
-        available_j = np.maximum(energy_j - floor_j, 0.0)
-        wanted_j = deficit_w[:, k] / discharge_eff * dt
-        enough = wanted_j <= available_j
-        draw_j = np.where(enough, wanted_j, available_j)
-        charge_in_w[:, k] = charge_j / (charge_eff * dt)
-        drawn_w[:, k] = draw_j / dt
-        output_w[:, k] = np.where(enough, deficit_w[:, k], available_j * discharge_eff / dt)
-        stored_j[:, k + 1] = energy_j + charge_j - draw_j
-
-    return PowerTrace(
-        soc=stored_j / capacity_j,
-        solar_w=solar_w,
-        load_w=load_w,
-        battery_w=charge_in_w * charge_eff - drawn_w,
-        loss_w=charge_in_w * (1.0 - charge_eff) + (drawn_w - output_w),
-        curtailed_w=surplus_w - charge_in_w,
-        shortfall_w=deficit_w - output_w,
-    )
 
 
 def battery_step(
@@ -222,10 +124,13 @@ def battery_step(
     load_w: FloatArray,
     dt_seconds: float,
 ) -> tuple[FloatArray, FloatArray]:
-    """One step of `soc_series` for callers that decide the load step by step.
+    """Advance the batteries one step of `dt_seconds` at constant solar power and load.
 
+    `stored_wh`, `solar_w` and `load_w` broadcast together (one entry per satellite).
+    Solar feeds the load first; the surplus charges the battery at `charge_efficiency`,
+    capped at full; a deficit is drawn at 1 / `discharge_efficiency` down to the floor.
     Returns the stored energy after the step (Wh) and the load left unserved (W): a
-    deficit the battery cannot cover above its floor. Same model as `soc_series`.
+    deficit the battery cannot cover above its floor.
     """
     dt = _positive_dt(dt_seconds)
     net_w = np.asarray(solar_w, dtype=float) - np.asarray(load_w, dtype=float)
@@ -242,88 +147,16 @@ def battery_step(
     return (energy_j + charge_j - draw_j) / SECONDS_PER_HOUR, deficit_w - served_w
 
 
-def runway_seconds(
-    system: PowerSystem,
-    soc: ArrayLike,
-    gpus: ArrayLike,
-    illumination_ahead: ArrayLike,
-    dt_seconds: float,
-) -> FloatArray:
-    """Seconds from now until sunlight plus battery can no longer carry bus + `gpus` GPUs.
-
-    `soc` (N,) now, `gpus` (N,) GPUs kept busy, `illumination_ahead` (N, H) forecast step
-    means from now. The battery drains at (load - solar) / discharge_efficiency while
-    the load exceeds the sunlight and recharges on surplus; the runway ends when it
-    reaches the floor with a deficit. The crossing is exact within a step (power is
-    constant there). np.inf if the battery never runs out within the H steps; 0 if it
-    is already at the floor in deficit.
-    """
-    dt = _positive_dt(dt_seconds)
-    illum = _illumination(illumination_ahead, "illumination_ahead")
-    satellites, horizon = illum.shape
-    energy_j = _initial_soc(soc, satellites, "soc") * system.battery_j
-    load_w = system.bus_power_w + _gpu_counts(system, "gpus", gpus, (satellites,)) * (
-        system.gpu_power_w
-    )
-    capacity_j = system.battery_j
-    floor_j = system.floor_soc * capacity_j
-    runway = np.full(satellites, np.inf)
-    for k in range(horizon):
-        net_w = illum[:, k] * system.solar_array_w - load_w
-        drain_w = np.maximum(-net_w, 0.0) / system.discharge_efficiency
-        available_j = np.maximum(energy_j - floor_j, 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            empty_after_s = np.where(drain_w > 0, available_j / drain_w, np.inf)
-        runs_out = (empty_after_s < dt) & np.isinf(runway)
-        runway[runs_out] = k * dt + empty_after_s[runs_out]
-        charge_j = np.maximum(net_w, 0.0) * system.charge_efficiency * dt
-        energy_j = np.minimum(energy_j + charge_j, np.maximum(energy_j, capacity_j))
-        energy_j = energy_j - np.minimum(drain_w * dt, available_j)
-        if np.isfinite(runway).all():
-            break
-    return runway
-
-
-def eclipse_ride_through_gpus(
-    system: PowerSystem, soc: ArrayLike, eclipse_seconds: ArrayLike
-) -> NDArray[np.int64]:
-    """Most GPUs the battery alone can carry, with the bus, through an eclipse.
-
-    n = floor((discharge_eff x (soc - floor) x capacity / eclipse - bus) / gpu_power),
-    clipped to [0, gpus]; 0 also when the battery cannot carry even the bus; all GPUs for
-    a zero-length eclipse. `soc` (N,), `eclipse_seconds` (N,) or scalar.
-    """
-    soc_arr = _unit_interval("soc", soc)
-    eclipse_s = np.asarray(eclipse_seconds, dtype=float)
-    if np.any(~(eclipse_s >= 0)):
-        bad = eclipse_s[~(eclipse_s >= 0)].flat[0]
-        raise ValueError(f"eclipse_seconds: must be >= 0, got {bad}")
-    soc_arr, eclipse_s = np.broadcast_arrays(soc_arr, eclipse_s)
-    deliverable_j = (
-        np.maximum(soc_arr - system.floor_soc, 0.0) * system.battery_j * system.discharge_efficiency
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        budget_w = np.where(eclipse_s > 0, deliverable_j / eclipse_s, np.inf)
-        spare_w = budget_w - system.bus_power_w
-        if system.gpu_power_w > 0:
-            # A relative 1e-9 absorbs float error in exact cases (budget == n GPUs).
-            count = np.floor(spare_w / system.gpu_power_w * (1 + 1e-9) + 1e-9)
-        else:
-            count = np.full(spare_w.shape, float(system.gpus))
-    count = np.where(spare_w >= -1e-9 * system.bus_power_w, count, 0.0)
-    clipped = np.clip(np.nan_to_num(count, posinf=system.gpus), 0, system.gpus)
-    return np.asarray(clipped, dtype=np.int64)
-
-
 def energy_bound_gpu_seconds(
     system: PowerSystem,
     illumination: ArrayLike,
     dt_seconds: float,
     initial_soc: ArrayLike,
 ) -> FloatArray:
-    """Upper bound on the GPU-seconds any schedule can power under `soc_series`, per satellite.
+    """Upper bound on the GPU-seconds any schedule can power, per satellite.
 
-    The goodput denominator. Counted GPU-seconds are those with no shortfall. With
+    The goodput denominator, for any schedule of active GPUs stepped through the battery
+    model above (`battery_step`). Counted GPU-seconds are those with no shortfall. With
     s_k = solar_k - bus (W), P = gpus x gpu_power_w, ce, de the efficiencies, E0 the
     initial and E_floor, E_full the floor and full stored energy:
 
@@ -348,7 +181,7 @@ def energy_bound_gpu_seconds(
     no later eclipse uses.
     """
     dt = _positive_dt(dt_seconds)
-    illum = _illumination(illumination, "illumination")
+    illum = _illumination(illumination)
     satellites, steps = illum.shape
     soc0 = _initial_soc(initial_soc, satellites)
     gpu_w = system.gpus * system.gpu_power_w

@@ -67,6 +67,7 @@ def bare_pod_spec(pod: PodInfo) -> JobSpec:
         checkpoint_interval_seconds=DEFAULT_INTERVAL_SECONDS,
         checkpoint_write_seconds=DEFAULT_WRITE_SECONDS,
         namespace=pod.namespace,
+        labels=dict(pod.labels),
     )
 
 

@@ -68,6 +68,7 @@ class PodInfo:
     ready: bool
     work: JobSpec | None  # from the pod's own annotations (pods not owned by a Job)
     work_error: str | None
+    labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def terminal(self) -> bool:
@@ -100,9 +101,11 @@ def pod_gpus(spec: Mapping[str, Any]) -> int:
 
 
 def tolerates_satellites(tolerations: tuple[Toleration, ...]) -> bool:
+    """Whether the pod tolerates the satellite taint of some satellite (`Exists`, or
+    `Equal` naming one satellite: its value is the satellite's name)."""
     return any(
-        t.tolerates(SATELLITE_TAINT_KEY, "", "NoSchedule")
-        or t.tolerates(SATELLITE_TAINT_KEY, "x", "NoSchedule")
+        t.effect in (None, "", "NoSchedule")
+        and (t.key == SATELLITE_TAINT_KEY or (t.operator == "Exists" and not t.key))
         for t in tolerations
     )
 
@@ -129,17 +132,24 @@ def pod_info(body: Mapping[str, Any]) -> PodInfo | None:
         ),
         None,
     )
-    work, work_error = None, None
+    labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+    work: JobSpec | None = None
+    work_error: str | None = None
     if owner is None and WORK_ANNOTATION in annotations:
         try:
-            job = parse_job(
+            work = parse_job(
                 {
-                    "metadata": {"name": meta.get("name", "pod"), "annotations": annotations},
-                    "spec": {"template": {"spec": spec}},
+                    "metadata": {
+                        "name": meta.get("name", "pod"),
+                        "namespace": meta.get("namespace"),
+                        "annotations": annotations,
+                    },
+                    "spec": {
+                        "template": {"metadata": {"labels": labels}, "spec": spec},
+                    },
                 },
                 where="Pod",
             )
-            work = job
         except SpecError as error:
             work_error = str(error)
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
@@ -165,6 +175,7 @@ def pod_info(body: Mapping[str, Any]) -> PodInfo | None:
         ready=conditions.get("Ready") == "True",
         work=work,
         work_error=work_error,
+        labels=tuple(sorted(labels.items())),
     )
 
 
