@@ -14,7 +14,6 @@ few seconds, persists the engine's state in the Constellation's `status.state`.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import math
 import time
@@ -26,7 +25,6 @@ from numpy.typing import NDArray
 
 from kubesat.core.policy import FleetView
 from kubesat.core.timebase import iso_z
-from kubesat.core.upsets import UpsetKind
 from kubesat.engine.config import EngineConfig
 from kubesat.engine.durable import restore_state, to_state
 from kubesat.engine.environment import Column, WindowedEnvironment, flux_model_for
@@ -35,27 +33,22 @@ from kubesat.engine.events import (
     Eviction,
     EvictionRefused,
     Notice,
-    NoticeKind,
     PodEnded,
     PodStarted,
 )
 from kubesat.engine.fleet import FleetEngine
-from kubesat.k8s.api import LAZY, NORMAL, Api, status_of
+from kubesat.k8s.announcements import Announcer
+from kubesat.k8s.api import NORMAL, Api, status_of
 from kubesat.k8s.clock import SimClock, wall_now
+from kubesat.k8s.fleet_status import StatusWriter
 from kubesat.k8s.job_controller import ManagedJobs
 from kubesat.k8s.jobs import JobBook
-from kubesat.k8s.nodes import NodeAgent, desired_state, node_labels
+from kubesat.k8s.nodes import NodeAgent, node_labels
 from kubesat.k8s.objects import JobInfo, PodInfo
 from kubesat.k8s.pods import PodRuntime
 from kubesat.k8s.rescheduling import Drainer
 from kubesat.k8s.satellites import (
-    INJECT_ANNOTATION,
-    PHASES,
-    WriteSchedule,
-    instant,
-    parse_injection,
     reference,
-    satellite_manifest,
     satellite_names,
 )
 from kubesat.spec import GROUP, VERSION, ConstellationSpec
@@ -121,22 +114,15 @@ class FleetRuntime:
             options.lease_duration_seconds,
             self._node_conflict,
         )
-        self.node_schedule = WriteSchedule(self.n, 8, 0.0, math.inf)
-        self.sat_schedule = WriteSchedule(
-            self.n, 7, options.status_coalesce_seconds, options.status_refresh_seconds
-        )
         self._wire()
         self.drainer = Drainer(self)
+        self.status = StatusWriter(self)
+        self.announcer = Announcer(self)
         self.sat_uids: dict[str, str] = {}
-        self.creating: set[str] = set()
-        self.applied_injections: set[tuple[str, str]] = set()
-        self.injected: set[int] = set()  # satellites recovering from an injected upset
-        self.eclipse_start = np.full(self.n, -1, np.int64)
         self.schedulable = False
         self.stopping = False
         self.prepared = False
         self.last_persist = -math.inf
-        self.last_sat_check = -math.inf
         self.last_snapshot = -math.inf
         self.ready_announced = False
         self.task_done = asyncio.Event()
@@ -276,7 +262,7 @@ class FleetRuntime:
             self.env.spec = spec
         if not math.isclose(spec.clock.speedup, self.clock.speedup):
             self.clock = self.clock.rebased(spec.clock.speedup, spec.clock.step_seconds)
-        self.node_schedule.written[:] = np.iinfo(np.int64).min  # policy may change taints
+        self.status.node_schedule.written[:] = np.iinfo(np.int64).min  # policy may change taints
         return True
 
     # -- the loop ---------------------------------------------------------------------
@@ -320,7 +306,7 @@ class FleetRuntime:
         if self.restored_pods_unchecked:
             self.restored_pods_unchecked = False
             self._missing_restored_pods()
-        self._injections(sats_index)
+        self.announcer.apply_injections(sats_index)
         # the engine's steps up to the clock
         target = max(self.clock.step_index(wall), self.engine.k)
         if self.env.needs(target):
@@ -339,9 +325,9 @@ class FleetRuntime:
         column = self.column
         assert column is not None
         view = self.view(self.pods.allocated(pods_index))
-        self._sync_satellites(sats_index, wall_s)
-        self._sync_nodes(column, wall, wall_s)
-        self._sync_satellite_status(column, view, wall_s)
+        self.status.sync_satellites(sats_index, wall_s)
+        self.status.sync_nodes(column, wall, wall_s)
+        self.status.sync_satellite_status(column, view, wall_s)
         scheduler = getattr(self.memo, "scheduler", None)
         if scheduler is not None:
             await scheduler.maybe_run(self.memo.fleets, pods_index, jobs_index)
@@ -447,7 +433,7 @@ class FleetRuntime:
                 self.drainer.refused(decision, self.pods.key_of.get(decision.pod))
             elif isinstance(decision, Notice):
                 notices.append(decision)
-        self._announce(notices)
+        self.announcer.announce(notices)
 
     def _started(self, decision: PodStarted) -> None:
         record = self.book.records.get(decision.job)
@@ -479,299 +465,6 @@ class FleetRuntime:
                 "Started",
                 f"running on {node}: {spec.work_gpu_seconds:.0f} GPU-s of work, checkpoint "
                 f"every {spec.checkpoint_interval_seconds:.0f} s",
-            )
-
-    # -- injected upsets ---------------------------------------------------------------
-
-    def _injections(self, sats_index: Any) -> None:
-        key = (self.namespace, self.name)
-        if key not in sats_index:
-            return
-        index = {n: i for i, n in enumerate(self.names)}
-        for info in list(sats_index[key]):
-            self.sat_uids[info.name] = info.uid
-            if not info.inject or info.name not in index:
-                continue
-            mark = (info.uid, info.resource_version)
-            if mark in self.applied_injections:
-                continue
-            self.applied_injections.add(mark)
-            i = index[info.name]
-            try:
-                kind, gpu = parse_injection(info.inject, self.spec.power.gpus)
-            except ValueError as error:
-                self.event(self.satellite_ref(i), "Warning", "InvalidInjection", str(error))
-            else:
-                self.engine.inject_upset(i, UpsetKind(kind), gpu)
-            self._clear_injection(info.name)
-
-    def _clear_injection(self, name: str) -> None:
-        patch = {"metadata": {"annotations": {INJECT_ANNOTATION: None}}}
-        self.api.submit(
-            ("satellite-inject", self.namespace, name),
-            "patch",
-            "satellites",
-            lambda: self.api.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, "satellites", name, patch
-            ),
-            priority=NORMAL,
-        )
-
-    def _announce(self, notices: list[Notice]) -> None:
-        for notice in notices:
-            ref = self.satellite_ref(notice.sat)
-            when = iso_z(self.clock.at(notice.at_seconds))
-            names = self._pod_names()
-            lost = [names.get(p, str(p)) for p in notice.pods]
-            pods = f"; pods lost: {', '.join(lost)}" if lost else ""
-            if notice.kind is NoticeKind.UPSET:
-                if notice.injected:
-                    self.injected.add(notice.sat)
-                elif notice.upset == "correctable" or (notice.upset == "sefi" and not notice.pods):
-                    continue  # counted (status, metrics); an Event only when it costs a pod
-                how = "injected" if notice.injected else "radiation"
-                if notice.upset == "sefi":
-                    recovery = self.spec.radiation.upsets.sefi_recovery_seconds
-                    text = (
-                        f"SEFI ({how}) on GPU {notice.gpu} at {when}: the GPU hung; it is "
-                        f"back after {recovery:.0f} s{pods}"
-                    )
-                elif notice.upset == "latchup":
-                    recovery = self.spec.radiation.upsets.latchup_recovery_seconds
-                    text = (
-                        f"latch-up ({how}) at {when}: the satellite power-cycles for "
-                        f"{recovery:.0f} s{pods}"
-                    )
-                else:
-                    text = f"correctable upset ({how}) at {when}: corrected by ECC"
-                self.event(ref, "Warning", "RadiationUpset", text)
-            elif notice.kind is NoticeKind.POWER_LOST:
-                self.event(
-                    ref,
-                    "Warning",
-                    "PowerLost",
-                    f"battery at its floor at {when}: GPUs shed, the payload is off "
-                    f"until the battery recovers{pods}",
-                )
-            elif notice.kind is NoticeKind.POWER_RESTORED:
-                self.event(
-                    ref,
-                    "Normal",
-                    "PowerRestored",
-                    f"battery recovered at {when}: the payload restarts "
-                    f"({self.spec.payload_restart_seconds:.0f} s)",
-                )
-            elif notice.kind is NoticeKind.RECOVERED:
-                latchup = self.engine.upset_kind[notice.sat] == UpsetKind.LATCHUP
-                if notice.sat not in self.injected and not latchup:
-                    continue  # SEFIs come and go by the thousand; latch-ups are news
-                self.injected.discard(notice.sat)
-                self.event(ref, "Normal", "Recovered", f"upset recovery over at {when}")
-
-    # -- Satellites, Nodes ------------------------------------------------------------
-
-    def _sync_satellites(self, sats_index: Any, wall_s: float) -> None:
-        """Create the Satellites that are missing (every few seconds)."""
-        if wall_s - self.last_sat_check < self.options.satellites_check_seconds:
-            return
-        self.last_sat_check = wall_s
-        key = (self.namespace, self.name)
-        existing = {info.name for info in sats_index[key]} if key in sats_index else set()
-        owner = {"metadata": {"name": self.name, "namespace": self.namespace, "uid": self.uid}}
-        for i, name in enumerate(self.names):
-            if name in existing or name in self.creating:
-                continue
-            body = satellite_manifest(owner, self.spec.satellites[i], name, i, self.from_tle)
-            self.creating.add(name)
-
-            def done(_: Any, error: BaseException | None, name: str = name) -> None:
-                self.creating.discard(name)
-                if error is not None and status_of(error) != 409:
-                    logger.warning(
-                        "creating Satellite %s/%s failed: %s", self.namespace, name, error
-                    )
-
-            self.api.submit(
-                ("satellite-create", self.namespace, name),
-                "create",
-                "satellites",
-                functools.partial(
-                    self.api.custom.create_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    self.namespace,
-                    "satellites",
-                    body,
-                ),
-                priority=NORMAL,
-                on_done=done,
-            )
-            self.sat_schedule.forget(i)
-
-    def _node_codes(self, column: Any) -> NDArray[np.int64]:
-        s = self.engine
-        now = s.now
-        down = s.down_until > now
-        ready_code = np.where(down, 2, np.where(s.ready, 0, 1))
-        sun = np.where(column.illumination >= 1.0, 0, 1)  # penumbra and umbra alike
-        upset = s.upset
-        until = np.where(upset, np.round(s.upset_until), 0).astype(np.int64)
-        return np.stack(
-            [
-                ready_code,
-                sun,
-                s.powered,
-                column.link,
-                upset,
-                np.where(upset, s.upset_kind, 0),
-                s.healthy_gpus(),
-                until,
-            ],
-            axis=1,
-        ).astype(np.int64)
-
-    def _sync_nodes(self, column: Any, wall: Any, wall_s: float) -> None:
-        s = self.engine
-        codes = self._node_codes(column)
-        registered = self.nodes.registered
-        todo = set(self.node_schedule.select(codes, wall_s, registered).tolist())
-        for i in np.flatnonzero(registered):
-            if self.nodes.written[i] is None or self.nodes.taints_written[i] is None:
-                todo.add(int(i))
-        missing = ~registered & ~self.nodes.registering & ~self.nodes.conflict
-        for i in sorted(todo) + [int(i) for i in np.flatnonzero(missing)]:
-            until = instant(self.clock.start_utc, float(s.upset_until[i]), 1.0)
-            state = desired_state(
-                satellite=self.names[i],
-                policy=self.spec.policy,
-                illumination=float(column.illumination[i]),
-                link=bool(column.link[i]),
-                powered=bool(s.powered[i]),
-                down=bool(s.down_until[i] > s.now),
-                upset=bool(s.upset_until[i] > s.now),
-                upset_kind=int(s.upset_kind[i]),
-                until=until,
-                healthy_gpus=int(codes[i, 6]),
-            )
-            if registered[i]:
-                self.nodes.write(i, state, wall)
-                self.node_schedule.mark(i, codes[i], wall_s)
-            else:
-                uid = self.sat_uids.get(self.names[i], "")
-                self.nodes.register(i, uid, state, wall)
-                self.node_schedule.mark(i, codes[i], wall_s)
-        self.nodes.renew_leases(wall, wall_s)
-
-    def _sat_codes(self, column: Any, view: FleetView) -> NDArray[np.int64]:
-        s = self.engine
-        down = s.down_until > s.now
-        phase = np.select(
-            [
-                down,
-                ~s.powered | ~s.ready,
-                s.upset,
-                column.illumination >= 1.0,
-                column.illumination > 0.0,
-            ],
-            [4, 5, 3, 0, 1],
-            default=2,
-        )
-        to_shadow, shadow_end = self._eclipse_steps(column)
-        # What makes a write due: phase and eclipse times, SEFIs and latch-ups, GPUs. The
-        # ground link and correctable upsets (tens a day per satellite) ride along with
-        # those writes and the periodic refresh: the Node's GroundLink condition is the
-        # timely signal, and the metrics count every upset.
-        return np.column_stack(
-            [
-                phase,
-                to_shadow,
-                shadow_end,
-                s.upsets_by_satellite[:, 1:],
-                s.busy_gpus(),
-                view.free_gpus,
-            ]
-        ).astype(np.int64)
-
-    def _step_time(self, step: int) -> str | None:
-        return iso_z(self.clock.at(step * self.engine.dt)) if step >= 0 else None
-
-    def _eclipse_steps(self, column: Any) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """Steps of the next (or current) eclipse's start and end; -1 when none is in sight.
-
-        In shadow the forecast only says what is left, so the start seen on entry is kept.
-        """
-        s = self.engine
-        step = s.dt
-        finite = np.isfinite(column.seconds_to_shadow)
-        ahead = np.where(finite, column.seconds_to_shadow, 0.0)
-        start = np.where(finite, s.k + np.round(ahead / step), -1).astype(np.int64)
-        inside = finite & (ahead <= 0)
-        kept = inside & (self.eclipse_start >= 0) & (self.eclipse_start <= s.k)
-        start = np.where(kept, self.eclipse_start, start)
-        end = np.where(finite, s.k + np.round((ahead + column.shadow_seconds) / step), -1)
-        self.eclipse_start = start
-        return start, end.astype(np.int64)
-
-    def _sync_satellite_status(self, column: Any, view: FleetView, wall_s: float) -> None:
-        s = self.engine
-        key_known = np.array([name in self.sat_uids for name in self.names], np.bool_)
-        codes = self._sat_codes(column, view)
-        now = self.clock.at(s.now)
-        p = self.spec.power
-        soc = s.soc / max(p.battery_wh, 1e-9)
-        for i in self.sat_schedule.select(codes, wall_s, key_known):
-            i = int(i)
-            upsets = s.upsets_by_satellite[i]
-            body = {
-                "phase": PHASES[int(codes[i, 0])],
-                "sunlit": bool(column.illumination[i] >= 1.0),
-                "illuminatedFraction": round(float(column.illumination[i]), 4),
-                "batteryPercent": round(100.0 * float(soc[i]), 1),
-                "stateOfCharge": round(float(soc[i]), 4),
-                "solarPowerW": round(float(column.illumination[i]) * p.solar_array_w, 1),
-                "loadPowerW": round(float(s.load_w[i]), 1),
-                "groundLink": bool(column.link[i]),
-                "latitudeDeg": round(float(column.latitude_deg[i]), 3),
-                "longitudeDeg": round(float(column.longitude_deg[i]), 3),
-                "altitudeKm": round(float(column.altitude_km[i]), 2),
-                "nextEclipseStart": self._step_time(int(codes[i, 1])),
-                "nextEclipseEnd": self._step_time(int(codes[i, 2])),
-                "nextContactStart": instant(now, float(column.seconds_to_contact[i]), s.dt)
-                if column.seconds_to_contact[i] > 0
-                else None,
-                "upsets": {
-                    "correctable": int(upsets[0]),
-                    "sefi": int(upsets[1]),
-                    "latchup": int(upsets[2]),
-                },
-                "gpusBusy": int(s.busy_gpus()[i]),
-                "gpusAvailable": int(view.free_gpus[i]),
-                "node": self.names[i],
-                "simulatedTime": iso_z(now),
-            }
-            self.sat_schedule.mark(i, codes[i], wall_s)
-            name = self.names[i]
-
-            def done(_: Any, error: BaseException | None, i: int = i) -> None:
-                if error is not None:
-                    self.sat_schedule.forget(i)
-
-            patch = {"status": body}
-            self.api.submit(
-                ("satellite-status", self.namespace, name),
-                "patch",
-                "satellites/status",
-                functools.partial(
-                    self.api.custom.patch_namespaced_custom_object_status,
-                    GROUP,
-                    VERSION,
-                    self.namespace,
-                    "satellites",
-                    name,
-                    patch,
-                ),
-                priority=LAZY,
-                on_done=done,
             )
 
     # -- metrics and durable state ----------------------------------------------------
