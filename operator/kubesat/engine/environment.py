@@ -185,10 +185,11 @@ class WindowedEnvironment:
         """Whether `ensure(step)` would have to compute (callers run that in a thread)."""
         return step < self.first_step or step + self.horizon_steps >= self.end_step
 
-    def ensure(self, step: int) -> None:
-        """Compute what is missing so that [step, step + horizon] is covered; drop the past."""
+    def ensure(self, step: int, until: int | None = None) -> None:
+        """Compute what is missing so that [step, max(step, until) + horizon] is covered;
+        drop what lies before `step`."""
         first = step // self.chunk_steps
-        last = (step + self.horizon_steps) // self.chunk_steps + 1
+        last = (max(step, until or step) + self.horizon_steps) // self.chunk_steps + 1
         if (
             not self._chunks
             or first < self._first_chunk

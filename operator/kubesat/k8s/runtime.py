@@ -309,13 +309,15 @@ class FleetRuntime:
         self.announcer.apply_injections(sats_index)
         # the engine's steps up to the clock
         target = max(self.clock.step_index(wall), self.engine.k)
-        if self.env.needs(target):
-            await asyncio.to_thread(self.env.ensure, target)
+        # the window slides from the engine's step: moving it to the target first would
+        # make a catch-up recompute it at every tick
         if target - self.engine.k > CATCH_UP_IN_THREAD_STEPS:  # off the event loop
             self.schedulable = False
             await asyncio.to_thread(self.advance, target)
             self.schedulable = True
         else:
+            if self.env.needs(self.engine.k) or self.env.needs(target):
+                await asyncio.to_thread(self.env.ensure, self.engine.k, target)
             self.advance(target)
         # decisions out
         self._apply(self.engine.take_decisions())

@@ -154,3 +154,26 @@ def test_a_window_opened_mid_run_sees_the_same_environment(
         step_by_step(WindowedEnvironment(spec, flux_model), restart, steps),
         simulated.upsets(restart, steps),
     )
+
+
+def test_a_catch_up_slides_the_window_without_recomputing_it(spec: ConstellationSpec) -> None:
+    # an operator far behind its clock: the window covers the engine's step up to the
+    # target, and stepping through it computes each chunk once
+    env = WindowedEnvironment(
+        dataclasses.replace(spec, radiation=dataclasses.replace(spec.radiation, enabled=False))
+    )
+    computed: list[int] = []
+    compute = env._compute_chunk
+
+    def counting(chunk: int) -> dict[str, NDArray[np.float64]]:
+        computed.append(chunk)
+        return compute(chunk)
+
+    env._compute_chunk = counting  # type: ignore[method-assign]
+    target = 2 * env.horizon_steps
+    env.ensure(0, target)
+    for step in range(target + 1):
+        env.column(step)
+    assert computed == sorted(set(computed)), "a chunk was computed twice"
+    assert computed[0] == 0
+    assert computed[-1] == (target + env.horizon_steps) // env.chunk_steps + 1
