@@ -154,6 +154,12 @@ class FleetCollector(Collector):
                 labels=SATELLITE_LABELS,
             ),
             CounterMetricFamily(
+                "kubesat_bus_brownout_seconds",
+                "Simulated seconds the bus spent at the battery's hard reserve, unserved "
+                "(a platform fault: the satellite would enter safe mode).",
+                labels=SATELLITE_LABELS,
+            ),
+            CounterMetricFamily(
                 "kubesat_pod_evictions",
                 "GPU pods evicted (checkpointed, then moved) by reason.",
                 labels=["constellation", "reason"],
@@ -228,6 +234,11 @@ class FleetCollector(Collector):
         per_satellite("kubesat_power_available", s.power_available)
         per_satellite("kubesat_node_ready", s.ready)
         per_satellite("kubesat_solar_energy_joules", s.solar_energy_j_total)
+        brownouts = s.bus_brownout_seconds_total
+        per_satellite(
+            "kubesat_bus_brownout_seconds",
+            brownouts if brownouts is not None else [0.0] * len(sats),
+        )
         upsets = by_name["kubesat_radiation_upsets"]
         for labels, row in zip(sats, s.upsets_total, strict=True):
             for kind, count in zip(UPSET_KINDS, row, strict=True):

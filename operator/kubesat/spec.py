@@ -8,6 +8,7 @@ become snake_case names with units in the core. Errors name the field path.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -152,8 +153,14 @@ def _mapping(mapping: Mapping[str, Any], key: str, path: str, default: Any = ...
 
 
 def _reword(error: ValueError, path: str) -> SpecError:
-    """Prefix a core validation message with the manifest path it came from."""
-    return SpecError(f"{path}: {error}")
+    """Prefix a core validation message with the manifest path it came from, in the
+    manifest's field names (`bus_reserve_fraction` -> `busReserveFraction`)."""
+    text = re.sub(
+        r"\b([a-z]+(?:_[a-z]+)+)\b",
+        lambda m: m.group(1).split("_")[0] + "".join(w.title() for w in m.group(1).split("_")[1:]),
+        str(error),
+    )
+    return SpecError(f"{path}.{text}" if re.match(r"^[a-zA-Z]+:", text) else f"{path}: {text}")
 
 
 def parse_constellation(manifest: Mapping[str, Any]) -> ConstellationSpec:
@@ -204,6 +211,11 @@ def parse_constellation(manifest: Mapping[str, Any]) -> ConstellationSpec:
                 minimum=0,
                 maximum=1,
                 exclusive_minimum=True,
+            ),
+            bus_reserve_fraction=(
+                _number(hardware, "busReserveFraction", path, 0.1, minimum=0, maximum=1)
+                if "busReserveFraction" in hardware
+                else None
             ),
         )
     except SpecError:

@@ -48,6 +48,7 @@ class FleetSnapshot:
     energy_bound_gpu_seconds: float = 0.0  # what sunlight and batteries allowed so far
     jobs_completed: int = 0
     policy: str = "predictive"
+    bus_brownout_seconds_total: NDArray[np.float64] | None = None  # (N,) at the hard reserve
 
     @property
     def goodput_ratio(self) -> float:

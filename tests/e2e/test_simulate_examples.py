@@ -1,5 +1,6 @@
 """Every example with eclipses, simulated for 24 h: predictive > reactive > none in goodput,
-and predictive at 0.90 or more of the energy bound (the README's table)."""
+predictive at 0.90 or more of the energy bound, a viable design and no bus brownout under
+predictive and reactive (the README's table)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kubesat.sim.run import load_scenario, prepare, simulate
+from kubesat.sim.run import load_scenario, prepare, simulate, viability
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -18,9 +19,14 @@ def test_policy_ordering_and_predictive_goodput(path):
     scenario = load_scenario(path)
     environment = prepare(scenario, 24 * 3600.0)
     assert (environment.conditions.illumination < 1.0).any(), "the example has eclipses"
-    goodput = {
-        policy: simulate(scenario, environment, policy).goodput_ratio
+    design = viability(scenario, environment)
+    assert design.viable, design
+    outcomes = {
+        policy: simulate(scenario, environment, policy)
         for policy in ("none", "reactive", "predictive")
     }
+    goodput = {policy: outcome.goodput_ratio for policy, outcome in outcomes.items()}
     assert goodput["predictive"] > goodput["reactive"] > goodput["none"], goodput
     assert goodput["predictive"] >= 0.90, goodput
+    for policy in ("reactive", "predictive"):
+        assert outcomes[policy].bus_brownouts == 0, (policy, outcomes[policy])

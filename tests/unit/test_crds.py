@@ -332,6 +332,11 @@ def _upset_fractions(s: Mapping[str, Any]) -> bool:
     )
 
 
+def _bus_reserve_below_floor(s: Mapping[str, Any]) -> bool:
+    floor = 1.0 - s.get("depthOfDischarge", 0.8)
+    return "busReserveFraction" not in s or s["busReserveFraction"] <= floor
+
+
 def _one_satellite_orbit(s: Mapping[str, Any]) -> bool:
     return ("tle" in s) != ("elements" in s)
 
@@ -350,6 +355,8 @@ CEL_TWINS: dict[str, Callable[[Any], bool]] = {
         "!has(self.sefiFraction) || !has(self.latchupFraction)"
         " || self.sefiFraction + self.latchupFraction <= 1.0": _upset_fractions,
         "has(self.tle) != has(self.elements)": _one_satellite_orbit,
+        "!has(self.busReserveFraction) || self.busReserveFraction <= 1.0 - "
+        "(has(self.depthOfDischarge) ? self.depthOfDischarge : 0.8)": _bus_reserve_below_floor,
         "self.line1.substring(2, 7) == self.line2.substring(2, 7)": _same_satellite_number,
     }.items()
 }

@@ -166,6 +166,7 @@ def test_metric_types():
     counters = {
         "kubesat_radiation_upsets",
         "kubesat_solar_energy_joules",
+        "kubesat_bus_brownout_seconds",
         "kubesat_pod_evictions",
         "kubesat_pod_failures",
         "kubesat_completed_gpu_seconds",
@@ -264,10 +265,11 @@ def test_series_count_grows_with_satellites_only(constellations):
         return len(series(registry))
 
     # per satellite: 14 gauges (one omitted: no eclipse forecast for the last satellite),
-    # 3 upset kinds and 1 energy counter; the rest is per constellation
+    # 3 upset kinds, 1 energy counter and 1 bus-brownout counter; the rest is per
+    # constellation
     small, large = count(5, pods=1), count(50, pods=1000)
     per_satellite = (large - small) / (45 * constellations)
-    assert per_satellite == 14 + 3 + 1
+    assert per_satellite == 14 + 3 + 1 + 1
     assert count(50, pods=7) == large
 
 

@@ -18,7 +18,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from kubesat.core.power import PowerSystem
+from kubesat.core.power import SECONDS_PER_HOUR, PowerSystem
 
 POLICIES: Final = ("none", "reactive", "predictive")
 RUNWAY_SCORE_CAP_SECONDS: Final = 6 * 3600.0
@@ -48,39 +48,60 @@ def runway_seconds(
     seconds_to_shadow: NDArray[np.float64],
     shadow_seconds: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    """How long `gpus` GPUs can keep running from now on sunlight plus battery.
+    """How long `gpus` GPUs can keep running from now on sunlight plus battery, leaving
+    the bus the energy it needs to the forecast sunrise.
 
     Analytic over the forecast: full sun for `seconds_to_shadow` (charging or draining at
     the net power), then no sun for `shadow_seconds` (penumbra counted as shadow, the safe
-    side). `inf` when the battery carries the load through the shadow. Broadcasts.
+    side). The bus is served first, so the GPUs may spend only the battery above its floor
+    less the bus's energy for the whole coming shadow. `inf` when the battery carries the
+    GPUs and the bus through the shadow. Broadcasts.
     """
+    de = power.discharge_efficiency
     floor_wh = power.battery_wh * (1.0 - power.depth_of_discharge)
-    load_w = power.bus_power_w + np.asarray(gpus, dtype=np.float64) * power.gpu_power_w
+    gpu_w = np.asarray(gpus, dtype=np.float64) * power.gpu_power_w
+    load_w = power.bus_power_w + gpu_w
     net_sun_w = power.solar_array_w - load_w
     tau = np.asarray(seconds_to_shadow, dtype=np.float64)
+    shadow = np.asarray(shadow_seconds, dtype=np.float64)
     stored_wh = np.asarray(soc_wh, dtype=np.float64)
     usable_wh = np.maximum(stored_wh - floor_wh, 0.0)
+    # stored energy the bus needs for the coming shadow (none forecast: nothing to keep)
+    bus_keep_wh = np.where(
+        np.isfinite(tau), power.bus_power_w * shadow / SECONDS_PER_HOUR / de, 0.0
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         # sunlit part: charge (capped at full; a battery below its floor refills that gap
         # first) or drain at the net power
         after_sun_wh = np.where(
             net_sun_w >= 0,
             np.minimum(
-                stored_wh + net_sun_w * power.charge_efficiency * tau / 3600.0, power.battery_wh
+                stored_wh + net_sun_w * power.charge_efficiency * tau / SECONDS_PER_HOUR,
+                power.battery_wh,
             ),
-            stored_wh + net_sun_w * tau / 3600.0 / power.discharge_efficiency,
+            stored_wh + net_sun_w * tau / SECONDS_PER_HOUR / de,
         )
         sun_runway = np.where(
-            net_sun_w >= 0, np.inf, usable_wh * power.discharge_efficiency * 3600.0 / -net_sun_w
+            net_sun_w >= 0,
+            np.inf,
+            np.maximum(usable_wh - bus_keep_wh, 0.0) * de * SECONDS_PER_HOUR / -net_sun_w,
         )
         at_entry_wh = np.maximum(after_sun_wh - floor_wh, 0.0)
+        # in the shadow the GPUs get what is left above the bus's need for all of it
+        for_gpus_j = (at_entry_wh - bus_keep_wh) * de * SECONDS_PER_HOUR
         dark_runway = np.where(
-            load_w > 0, at_entry_wh * power.discharge_efficiency * 3600.0 / load_w, np.inf
+            gpu_w > 0,
+            np.maximum(for_gpus_j, 0.0) / gpu_w,
+            np.where(
+                for_gpus_j >= 0,
+                np.inf,
+                at_entry_wh * de * SECONDS_PER_HOUR / max(power.bus_power_w, 1e-9),
+            ),
         )
         runway = np.where(
             sun_runway < tau,
             sun_runway,
-            np.where(dark_runway >= shadow_seconds, np.inf, tau + dark_runway),
+            np.where(dark_runway >= shadow, np.inf, tau + dark_runway),
         )
     # no shadow in the forecast: only the sunlit balance matters
     runway = np.where(np.isinf(tau), sun_runway, runway)

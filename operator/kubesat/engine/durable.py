@@ -83,10 +83,23 @@ def to_state(engine: FleetEngine) -> dict[str, Any]:
         "stepSeconds": e.dt,
         "satellites": names,
         "stateOfChargeWh": [float(v) for v in e.soc],
-        "boundStateOfChargeWh": [float(v) for v in e.bound_soc],
+        "bound": {
+            "steps": e.bound.steps,
+            "seconds": e.bound.seconds,
+            "directJ": _floats(e.bound.direct_j),
+            "busJ": _floats(e.bound.bus_j),
+            "gpuRoomJ": _floats(e.bound.gpu_room_j),
+            "storedJ": _floats(e.bound.stored_j),
+            "runJ": _floats(e.bound.run_j),
+            "runRoomJ": _floats(e.bound.run_room_j),
+            "inRun": [bool(v) for v in e.bound.in_run],
+        },
         "solarEnergyJ": [float(v) for v in e.solar_energy_j],
+        "brownoutSeconds": [float(v) for v in e.brownout_seconds],
+        "brownout": [names[i] for i in np.flatnonzero(e.brownout)],
         "restartPending": [names[i] for i in np.flatnonzero(e.restart_pending)],
         "downUntil": sparse(e.down_until),
+        "busOffUntil": sparse(e.bus_off_until),
         "upsetUntil": sparse(e.upset_until),
         "upsetKind": {names[i]: int(e.upset_kind[i]) for i in np.flatnonzero(e.upset)},
         "gpuBrokenUntil": broken,
@@ -107,6 +120,8 @@ def to_state(engine: FleetEngine) -> dict[str, Any]:
             "jobsCompleted": c.jobs_completed,
             "jobsFailed": c.jobs_failed,
             "podsStarted": c.pods_started,
+            "busBrownoutSeconds": c.bus_brownout_seconds,
+            "busBrownouts": c.bus_brownouts,
         },
     }
 
@@ -130,13 +145,39 @@ def restore_state(engine: FleetEngine, state: dict[str, Any]) -> bool:
                 target[i] = float(values[j])
 
     take("stateOfChargeWh", e.soc)
-    take("boundStateOfChargeWh", e.bound_soc)
+    bound = state.get("bound") or {}
+    for key, target in (
+        ("directJ", e.bound.direct_j),
+        ("busJ", e.bound.bus_j),
+        ("gpuRoomJ", e.bound.gpu_room_j),
+        ("storedJ", e.bound.stored_j),
+        ("runJ", e.bound.run_j),
+        ("runRoomJ", e.bound.run_room_j),
+    ):
+        values = bound.get(key) or []
+        for j, i in pairs:
+            if j < len(values):
+                target[i] = float(values[j])
+    in_run = bound.get("inRun") or []
+    for j, i in pairs:
+        if j < len(in_run):
+            e.bound.in_run[i] = bool(in_run[j])
+    e.bound.steps = int(bound.get("steps", 0))
+    e.bound.seconds = float(bound.get("seconds", 0.0))
     take("solarEnergyJ", e.solar_energy_j)
+    take("brownoutSeconds", e.brownout_seconds)
+    for name in state.get("brownout") or []:
+        if name in index:
+            e.brownout[index[name]] = True
     for name in state.get("restartPending") or []:
         if name in index:
             e.restart_pending[index[name]] = True
     e.powered = ~e.restart_pending
-    for key, target in (("downUntil", e.down_until), ("upsetUntil", e.upset_until)):
+    for key, target in (
+        ("downUntil", e.down_until),
+        ("busOffUntil", e.bus_off_until),
+        ("upsetUntil", e.upset_until),
+    ):
         for name, value in (state.get(key) or {}).items():
             if name in index:
                 target[index[name]] = float(value)
@@ -186,6 +227,8 @@ def restore_state(engine: FleetEngine, state: dict[str, Any]) -> bool:
     c.jobs_completed = int(counters.get("jobsCompleted", 0))
     c.jobs_failed = int(counters.get("jobsFailed", 0))
     c.pods_started = int(counters.get("podsStarted", 0))
+    c.bus_brownout_seconds = float(counters.get("busBrownoutSeconds", 0.0))
+    c.bus_brownouts = int(counters.get("busBrownouts", 0))
     e.decisions.clear()
     return True
 

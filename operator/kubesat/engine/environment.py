@@ -234,6 +234,12 @@ class WindowedEnvironment:
         to_contact, _ = shadow_timing(self._stacked("link"), self.step_seconds)
         return {"to_shadow": to_shadow, "shadow": shadow_length, "to_contact": to_contact}
 
+    def longest_shadow_seconds(self) -> float:
+        """The longest shadow (penumbra included) any satellite sees in the window."""
+        if self._timing is None:
+            return 0.0
+        return float(np.max(self._timing["shadow"], initial=0.0))
+
     def column(self, step: int) -> Column:
         """The environment at `step` (computed first if the window does not cover it)."""
         if self.needs(step) or self._timing is None:

@@ -75,6 +75,7 @@ class NoticeKind(Enum):
     POWER_LOST = "power-lost"
     POWER_RESTORED = "power-restored"
     RECOVERED = "recovered"
+    BUS_BROWNOUT = "bus-brownout"  # the bus reached the hard reserve: a platform fault
 
 
 @dataclass(frozen=True)

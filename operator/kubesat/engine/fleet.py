@@ -27,9 +27,10 @@ from kubesat.core.policy import (
     max_gpus_with_runway,
     required_runway_seconds,
     runway_seconds,
+    schedulable,
     score,
 )
-from kubesat.core.power import battery_step
+from kubesat.core.power import EnergyBound, bus_first_step
 from kubesat.core.upsets import UpsetEvents, UpsetKind
 from kubesat.core.workloads import DisruptionBudget, JobSpec, backoff_seconds
 from kubesat.engine.config import EngineConfig, JobController
@@ -82,6 +83,8 @@ class Counters:
     jobs_failed: int = 0
     bound_gpu_seconds: float = 0.0
     pods_started: int = 0
+    bus_brownout_seconds: float = 0.0  # satellite-seconds with the bus at the hard reserve
+    bus_brownouts: int = 0  # times a satellite's bus browned out
 
     def add(self, table: dict[str, int], key: str) -> None:
         table[key] = table.get(key, 0) + 1
@@ -112,6 +115,7 @@ class FleetEngine:
         self.powered = np.ones(n, np.bool_)
         self.restart_pending = np.zeros(n, np.bool_)  # low-voltage disconnect, charging
         self.down_until = np.zeros(n)  # payload off until (latch-up, restart after a cutoff)
+        self.bus_off_until = np.zeros(n)  # the whole satellite off (a latch-up power cycle)
         self.upset_until = np.zeros(n)  # recovering from an upset until
         self.upset_kind = np.zeros(n, np.int8)  # the upset that set upset_until
         self.gpu_broken_until = np.zeros((n, g))
@@ -119,7 +123,10 @@ class FleetEngine:
         self.upsets_by_satellite = np.zeros((n, len(UPSET_KINDS)), np.int64)
         self.solar_energy_j = np.zeros(n)
         self.load_w = np.zeros(n)
-        self.bound_soc = self.soc.copy()
+        self.brownout = np.zeros(n, np.bool_)  # the bus is at the hard reserve, unserved
+        self.brownout_seconds = np.zeros(n)  # per satellite, since the start
+        # the proven energy bound of the steps so far (the goodput denominator)
+        self.bound = EnergyBound.start(config.power, np.full(n, config.initial_state_of_charge))
         self.counters = Counters()
         # jobs
         self.jobs: list[JobSpec] = []
@@ -577,6 +584,9 @@ class FleetEngine:
             self.down_until[sat] = max(
                 self.down_until[sat], now + self.config.latchup_recovery_seconds
             )
+            self.bus_off_until[sat] = max(
+                self.bus_off_until[sat], now + self.config.latchup_recovery_seconds
+            )
             if self.down_until[sat] >= self.upset_until[sat]:
                 self.upset_until[sat] = self.down_until[sat]
                 self.upset_kind[sat] = kind
@@ -672,8 +682,15 @@ class FleetEngine:
             return
         free = view.free_gpus.copy()
         busy = view.busy_gpus.copy()
+        # predictive keeps room for larger pods that will need a satellite soon (their
+        # pods are draining, or they found none now): smaller pods must not fragment the
+        # satellites that could take them
+        soon = self._draining_by_shape() if self.policy == "predictive" else {}
         for (gpus, needs_link, need), waiting in sorted(pending.items(), key=lambda kv: -kv[0][0]):
+            held = self._hold_for_larger(view, free, busy, gpus, soon)
+            free -= held
             targets = self.placements(view, free, busy, gpus, needs_link, need, len(waiting))
+            free += held
             for unit, sat in zip(waiting, targets, strict=False):
                 healthy = np.flatnonzero(
                     (self.gpu_owner[sat] < 0) & (self.gpu_broken_until[sat] <= self.now)
@@ -681,6 +698,51 @@ class FleetEngine:
                 self._start(unit, int(sat), healthy, None)
                 free[sat] -= gpus
                 busy[sat] += gpus
+            if self.policy == "predictive" and len(waiting) > len(targets):
+                count, most = soon.get(gpus, (0, 0.0))
+                soon[gpus] = (count + len(waiting) - len(targets), max(most, need))
+
+    def _draining_by_shape(self) -> dict[int, tuple[int, float]]:
+        """Pods draining now, by GPUs per pod: (how many, the longest runway they need)."""
+        out: dict[int, tuple[int, float]] = {}
+        for slot in np.flatnonzero(self.slot_state == DRAINING):
+            job = int(self.slot_job[slot])
+            if not self.job_active[job] or self.job_complete[job]:
+                continue
+            gpus = self.jobs[job].gpus_per_pod
+            count, most = out.get(gpus, (0, 0.0))
+            out[gpus] = (count + 1, max(most, self.required_runway(job)))
+        return out
+
+    def _hold_for_larger(
+        self,
+        view: FleetView,
+        free: NDArray[np.int64],
+        busy: NDArray[np.int64],
+        gpus: int,
+        soon: dict[int, tuple[int, float]],
+    ) -> NDArray[np.int64]:
+        """GPUs held back, per satellite, for the larger pods of `soon` before pods of
+        `gpus` GPUs are placed: the satellites that could take them now or at the sunrise
+        coming within their required runway, fullest first."""
+        held = np.zeros(self.n, np.int64)
+        for larger, (count, need) in sorted(soon.items(), reverse=True):
+            if larger <= gpus or count <= 0:
+                continue
+            spare = free - held
+            current = FleetView(**{**view.__dict__, "free_gpus": spare, "busy_gpus": busy})
+            ok = feasible(self.policy, self.power, current, larger, False, need)
+            sunrise_soon = (
+                schedulable(self.policy, current)
+                & (spare >= larger)
+                & (view.seconds_to_shadow <= 0)
+                & (view.shadow_seconds <= need)
+            )
+            candidates = np.flatnonzero(ok | sunrise_soon)
+            order = np.argsort(-spare[candidates], kind="stable")
+            for sat in candidates[order][:count]:
+                held[sat] += larger
+        return held
 
     def placements(
         self,
@@ -715,9 +777,10 @@ class FleetEngine:
         now, dt, p = self.now, self.dt, self.power
         busy = self.busy_gpus()
         solar = column.illumination * p.solar_array_w
-        up = self.down_until <= now
-        bus = np.where(up, p.bus_power_w, 0.0)
-        new, short = battery_step(p, self.soc, solar, bus + busy * p.gpu_power_w, dt)
+        # the bus runs unless the satellite power-cycles (a latch-up); a payload that
+        # reboots after a low-voltage disconnect leaves the bus on
+        bus = np.where(self.bus_off_until <= now, p.bus_power_w, 0.0)
+        new, short, bus_short = bus_first_step(p, self.soc, solar, bus, busy * p.gpu_power_w, dt)
         lost = (short > EPSILON) & (busy > 0)
         for sat in np.flatnonzero(lost):
             killed, lost_work = [], 0.0
@@ -736,12 +799,21 @@ class FleetEngine:
             )
         if lost.any():
             # the GPUs were shed at the start of the step: only the bus drew power
-            redo, _ = battery_step(p, self.soc, solar, bus, dt)
-            new = np.where(lost, redo, new)
+            redo = bus_first_step(p, self.soc, solar, bus, 0.0, dt)
+            new = np.where(lost, redo.stored_wh, new)
+            bus_short = np.where(lost, redo.bus_unserved_w, bus_short)
         self.soc = new
+        browned = bus_short > EPSILON
+        for sat in np.flatnonzero(browned & ~self.brownout):
+            self.counters.bus_brownouts += 1
+            self.decisions.append(Notice(NoticeKind.BUS_BROWNOUT, int(sat), now))
+        self.brownout = browned
+        self.brownout_seconds += browned * dt
+        self.counters.bus_brownout_seconds += float(browned.sum()) * dt
         self.load_w = np.where(lost, bus, bus + busy * p.gpu_power_w)
         self.solar_energy_j += solar * dt
-        self._bound_step(solar)
+        self.bound.add(column.illumination, dt)
+        self.counters.bound_gpu_seconds = float(self.bound.gpu_seconds().sum())
         floor = p.battery_wh * p.floor_soc
         restart = floor + POWER_RECOVERY_FRACTION * p.battery_wh
         # low-voltage disconnect: the payload (the node) is off until the battery has
@@ -755,20 +827,6 @@ class FleetEngine:
         self.powered = ~self.restart_pending
         for sat in np.flatnonzero(recovered):
             self.decisions.append(Notice(NoticeKind.POWER_RESTORED, int(sat), now + dt))
-
-    def _bound_step(self, solar_w: NDArray[np.float64]) -> None:
-        """Running energy bound for live metrics: a greedy fractional-GPU schedule on a
-        battery of its own (the simulator's report uses the exact bound of the whole run)."""
-        p = self.power
-        if p.gpus == 0 or p.gpu_power_w <= 0:
-            return
-        spare_wh = np.maximum(self.bound_soc - p.battery_wh * p.floor_soc, 0.0)
-        from_battery_w = spare_wh * p.discharge_efficiency * 3600.0 / self.dt
-        gpus = np.clip((solar_w + from_battery_w - p.bus_power_w) / p.gpu_power_w, 0.0, p.gpus)
-        self.bound_soc, _ = battery_step(
-            p, self.bound_soc, solar_w, p.bus_power_w + gpus * p.gpu_power_w, self.dt
-        )
-        self.counters.bound_gpu_seconds += float(gpus.sum()) * self.dt
 
     def _progress_step(self) -> None:
         if not self.pod_slot:
@@ -869,6 +927,7 @@ class FleetEngine:
             energy_bound_gpu_seconds=c.bound_gpu_seconds,
             jobs_completed=c.jobs_completed,
             policy=self.policy,
+            bus_brownout_seconds_total=self.brownout_seconds.copy(),
         )
 
     @property

@@ -98,6 +98,15 @@ class Announcer:
                     f"battery at its floor at {when}: GPUs shed, the payload is off "
                     f"until the battery recovers{pods}",
                 )
+            elif notice.kind is NoticeKind.BUS_BROWNOUT:
+                self.fleet.event(
+                    ref,
+                    "Warning",
+                    "BusBrownout",
+                    f"the battery reached its hard reserve at {when}: the bus (avionics, "
+                    "attitude control, radios, heaters) is not fully powered; the design "
+                    "or the policy leaves the platform too little energy for the eclipse",
+                )
             elif notice.kind is NoticeKind.POWER_RESTORED:
                 self.fleet.event(
                     ref,

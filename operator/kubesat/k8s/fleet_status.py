@@ -26,6 +26,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger("kubesat.status")
 
 
+def bus_condition(brownout: bool, since: str) -> dict[str, str]:
+    """The Satellite's `BusPowered` condition: False while the bus sits at the battery's
+    hard reserve, unserved (a platform fault: the satellite would enter safe mode)."""
+    if brownout:
+        return {
+            "type": "BusPowered",
+            "status": "False",
+            "reason": "BusBrownout",
+            "message": "the battery reached its hard reserve: the bus is not fully powered",
+            "lastTransitionTime": since,
+        }
+    return {
+        "type": "BusPowered",
+        "status": "True",
+        "reason": "BusServed",
+        "message": "the bus is served first, from sunlight or the battery",
+        "lastTransitionTime": since,
+    }
+
+
 class StatusWriter:
     """Keeps one constellation's Satellites, Nodes and leases true to its engine."""
 
@@ -35,7 +55,7 @@ class StatusWriter:
         options = fleet.options
         self.node_schedule = WriteSchedule(n, 8, 0.0, math.inf)
         self.sat_schedule = WriteSchedule(
-            n, 7, options.status_coalesce_seconds, options.status_refresh_seconds
+            n, 8, options.status_coalesce_seconds, options.status_refresh_seconds
         )
         self.eclipse_start = np.full(n, -1, np.int64)
         self.creating: set[str] = set()
@@ -168,6 +188,7 @@ class StatusWriter:
                 s.upsets_by_satellite[:, 1:],
                 s.busy_gpus(),
                 view.free_gpus,
+                s.brownout,
             ]
         ).astype(np.int64)
 
@@ -227,6 +248,8 @@ class StatusWriter:
                 "gpusAvailable": int(view.free_gpus[i]),
                 "node": self.fleet.names[i],
                 "simulatedTime": iso_z(now),
+                "busBrownoutSeconds": round(float(s.brownout_seconds[i]), 1),
+                "conditions": [bus_condition(bool(s.brownout[i]), iso_z(now))],
             }
             self.sat_schedule.mark(i, codes[i], wall_s)
             name = self.fleet.names[i]

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kubesat.core.policy import FleetView
+from kubesat.core.power import bus_viability
 from kubesat.core.timebase import iso_z
 from kubesat.engine.config import EngineConfig
 from kubesat.engine.durable import restore_state, to_state
@@ -233,6 +234,7 @@ class FleetRuntime:
         self.clock = clock
         await asyncio.to_thread(self.env.ensure, self.engine.k)
         self.column = self.env.column(self.engine.k)
+        self._check_bus_viability()
         self.nodes.stagger(time.monotonic())
         self.prepared = True
         logger.info(
@@ -245,6 +247,24 @@ class FleetRuntime:
             self.engine.k,
             self.clock.speedup,
         )
+
+    def _check_bus_viability(self) -> None:
+        """A Warning when the bus alone cannot ride the forecast's longest eclipse above
+        the payload's floor from a full battery: that design browns out its platform."""
+        assert self.env is not None
+        longest = self.env.longest_shadow_seconds()
+        power = self.spec.power
+        margin = bus_viability(power, longest)
+        if margin < 0:
+            self.event(
+                self.body,
+                "Warning",
+                "BusNotViable",
+                f"the bus alone needs {power.usable_wh - margin:.1f} Wh of the "
+                f"{power.usable_wh:.1f} Wh usable (batteryWh x depthOfDischarge) for the "
+                f"longest eclipse forecast ({longest / 60:.1f} min): margin {margin:.1f} Wh; "
+                "the satellites will brown out their bus every such eclipse",
+            )
 
     def update_spec(self, spec: ConstellationSpec) -> bool:
         """Apply a new spec in place when the satellites stay the same; False otherwise."""

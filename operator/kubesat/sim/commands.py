@@ -135,7 +135,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         outcomes[policy] = simulate(
             scenario, environment, policy, bar, live.on_snapshot if live else None
         )
-    document = report_document(outcomes)
+    from kubesat.sim.run import viability
+
+    document = report_document(outcomes, viability(scenario, environment).as_json())
     print_report(scenario.constellation.name, args.duration, document)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -170,9 +172,13 @@ def _live_metrics(args: argparse.Namespace, default_speedup: float) -> Any:
     return LiveMetrics(args.metrics_port, speedup, args.metrics_address).start()
 
 
-def report_document(outcomes: dict[str, Any]) -> dict[str, Any]:
-    """The `--json` document: one entry per policy, rounded so runs compare byte for byte."""
+def report_document(
+    outcomes: dict[str, Any], design: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The `--json` document: the design check and one entry per policy, rounded so runs
+    compare byte for byte."""
     return {
+        "viability": design or {},
         "policies": {
             name: {
                 "goodput_ratio": round(o.goodput_ratio, 6),
@@ -187,14 +193,26 @@ def report_document(outcomes: dict[str, Any]) -> dict[str, Any]:
                 "jobs_failed": int(o.jobs_failed),
                 "upsets": int(sum(o.upsets.values())),
                 "upsets_by_kind": dict(sorted(o.upsets.items())),
+                "bus_brownout_seconds": round(o.bus_brownout_seconds, 3),
+                "bus_brownouts": int(o.bus_brownouts),
+                "bus_brownout_satellites": int(o.bus_brownout_satellites),
             }
             for name, o in outcomes.items()
-        }
+        },
     }
 
 
 def print_report(name: str, duration_seconds: float, document: dict[str, Any]) -> None:
     print(f"\n{name}: {duration_seconds / 3600:g} h simulated")
+    design = document.get("viability") or {}
+    if design:
+        verdict = "viable" if design["viable"] else "NOT VIABLE"
+        print(
+            f"design: {verdict}: the bus needs {design['bus_need_wh']:.1f} Wh of the "
+            f"{design['usable_wh']:.1f} Wh usable for the longest eclipse "
+            f"({design['longest_eclipse_seconds'] / 60:.1f} min): margin "
+            f"{design['margin_wh']:+.1f} Wh"
+        )
     header = (
         f"{'policy':<11}{'goodput':>8}{'completed GPU-h':>17}{'lost GPU-h':>12}"
         f"{'bound GPU-h':>13}{'evictions':>11}{'jobs done':>11}{'failed':>8}{'upsets':>8}"
@@ -211,4 +229,10 @@ def print_report(name: str, duration_seconds: float, document: dict[str, Any]) -
     for policy, r in document["policies"].items():
         reasons = ", ".join(f"{k} {v}" for k, v in r["evictions_by_reason"].items()) or "none"
         failures = ", ".join(f"{k} {v}" for k, v in r["pod_failures_by_reason"].items()) or "none"
-        print(f"  {policy}: evictions by reason: {reasons}; pod failures: {failures}")
+        brownouts = (
+            f"; bus brownouts: {r['bus_brownouts']} on {r['bus_brownout_satellites']} "
+            f"satellites, {r['bus_brownout_seconds'] / 60:.1f} min"
+            if r["bus_brownouts"]
+            else "; no bus brownout"
+        )
+        print(f"  {policy}: evictions by reason: {reasons}; pod failures: {failures}{brownouts}")

@@ -24,6 +24,9 @@ class Outcome:
     jobs_completed: int = 0
     jobs_failed: int = 0
     upsets: dict[str, int] = field(default_factory=dict)
+    bus_brownout_seconds: float = 0.0  # satellite-seconds with the bus at the hard reserve
+    bus_brownouts: int = 0  # times a satellite's bus browned out
+    bus_brownout_satellites: int = 0  # satellites whose bus browned out at least once
     timeline: dict[str, NDArray[Any]] = field(default_factory=dict)
 
     @property

@@ -14,7 +14,7 @@ import yaml
 from kubesat.core.conditions import FleetConditions, compute_conditions
 from kubesat.core.geometry import Sky
 from kubesat.core.orbits import Fleet
-from kubesat.core.power import PowerSystem, energy_bound_gpu_seconds
+from kubesat.core.power import bus_viability
 from kubesat.core.timebase import TimeGrid
 from kubesat.core.upsets import UpsetEvents
 from kubesat.core.workloads import DisruptionBudget, JobSpec
@@ -173,15 +173,16 @@ def simulate(
         policy=policy,
         completed_gpu_seconds=engine.useful_gpu_seconds(),
         lost_gpu_seconds=counters.lost_gpu_seconds,
-        energy_bound_gpu_seconds=fleet_energy_bound(
-            c.power, environment.conditions, steps, c.initial_state_of_charge
-        ),
+        energy_bound_gpu_seconds=counters.bound_gpu_seconds,
         demand_gpu_seconds=float(sum(j.total_work_gpu_seconds for j in scenario.jobs)),
         evictions=evictions,
         pod_failures=dict(counters.failures),
         jobs_completed=counters.jobs_completed,
         jobs_failed=counters.jobs_failed,
         upsets=dict(counters.upsets),
+        bus_brownout_seconds=counters.bus_brownout_seconds,
+        bus_brownouts=counters.bus_brownouts,
+        bus_brownout_satellites=int((engine.brownout_seconds > 0).sum()),
         timeline={
             "busy_gpus": np.array(busy_trace).T,
             "state_of_charge": np.array(soc_trace).T,
@@ -190,15 +191,34 @@ def simulate(
     )
 
 
-def fleet_energy_bound(
-    power: PowerSystem, conditions: FleetConditions, steps: int, initial_soc: float
-) -> float:
-    """The energy bound of the whole fleet over the first `steps` steps (GPU-seconds),
-    computed a block of satellites at a time to keep memory flat."""
-    total = 0.0
-    for start in range(0, conditions.illumination.shape[0], 64):
-        block = conditions.illumination[start : start + 64, :steps].astype(np.float64)
-        total += float(
-            energy_bound_gpu_seconds(power, block, conditions.step_seconds, initial_soc).sum()
-        )
-    return total
+@dataclass(frozen=True)
+class Viability:
+    """Whether the bus alone rides through the run's longest eclipse above the payload's
+    floor, from a full battery, and by how much (Wh of stored energy)."""
+
+    longest_eclipse_seconds: float
+    bus_need_wh: float
+    usable_wh: float
+    margin_wh: float
+
+    @property
+    def viable(self) -> bool:
+        return self.margin_wh >= 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "viable": self.viable,
+            "margin_wh": round(self.margin_wh, 3),
+            "longest_eclipse_seconds": round(self.longest_eclipse_seconds, 3),
+            "bus_need_wh": round(self.bus_need_wh, 3),
+            "usable_wh": round(self.usable_wh, 3),
+        }
+
+
+def viability(scenario: Scenario, environment: Environment) -> Viability:
+    """The design check of a run: its longest eclipse (penumbra included) against the bus."""
+    power = scenario.constellation.power
+    shadow = environment.conditions.shadow_seconds[:, : environment.steps]
+    longest = float(shadow.max()) if shadow.size else 0.0
+    margin = bus_viability(power, longest)
+    return Viability(longest, power.usable_wh - margin, power.usable_wh, margin)
