@@ -22,7 +22,11 @@ by default):
    state (or only an older one) could be persisted, the same totals come from the metrics
    scraped just before the SIGTERM; the row is marked `*`.
 4. The simulator (`kubesat.sim.run.prepare` and `simulate`, the manifest's policy) runs
-   exactly k steps of the same file.
+   exactly k steps of the same documents (the file as read in step 1).
+
+Both run the same code: `operator/kubesat` is copied when this starts, and the operators
+(PYTHONPATH) and the simulator here import the copy, so edits to the tree during a run
+change neither.
 
 Figures (one row per example):
 
@@ -46,14 +50,17 @@ Figures (one row per example):
   seconds of staleness (300 s at 60x) on top of any real lag.
 - engine lag: the same against the engine's step in the metrics (published every 0.5 wall
   seconds, so up to 0.5 x speedup simulated seconds of staleness).
-- stop lag: the clock's step at the SIGTERM minus the step of the final state (no
-  staleness: the final state is written after the last tick), in simulated seconds.
-  Without `status.clock` (never persisted) the lags are lower bounds, marked `>=`.
+- stop lag: the clock's step when the operator's loop ended (its log's "Daemon 'physics'"
+  line, after the final persist; Kopf ends the daemon 0.1-0.6 s after SIGTERM and the loop
+  ticks until then) minus the step of the final state, in simulated seconds: no staleness,
+  only the final write's duration. Without `status.clock` (never persisted) the lags are
+  lower bounds, marked `>=`.
 
 `--speedup-search` runs one example (sso-12 unless `--examples` names one) at speedups
 60, 240, 960 and 3840 for `--search-hours` simulated hours each, and compares at the same
-wall moment: the operator is stopped when its clock says T, and what it completed by then
-is set against the simulator's completed GPU-seconds at T. An operator that falls behind
+wall moment: the operator is stopped when its clock says T, and what its final state
+completed is set against the simulator's completed GPU-seconds at the clock's time when
+that state was final (the daemon's end, just after T). An operator that falls behind
 the clock completes less by that moment, so the ratio drops below 1 (the equal-step ratio
 is shown too, to tell falling behind from disagreeing). It prints the largest speedup whose
 ratio is still >= 0.97.
@@ -72,14 +79,20 @@ about 1.5 GB, see benchmarks/simulate.py).
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
+import copy
 import gc
+import hashlib
+import importlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -91,13 +104,21 @@ from typing import Any, cast
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "operator"), str(REPO)]
+# The code under test, frozen when this starts: every operator and the simulator here
+# import this copy, so both run the same code however the tree changes meanwhile.
+CODE = Path(tempfile.mkdtemp(prefix="kubesat-parity-code-"))
+shutil.copytree(
+    REPO / "operator" / "kubesat", CODE / "kubesat", ignore=shutil.ignore_patterns("__pycache__")
+)
+shutil.copytree(REPO / "crds", CODE / "crds")  # the CRDs of the same moment
+atexit.register(shutil.rmtree, CODE, ignore_errors=True)
+sys.path[:0] = [str(CODE), str(REPO)]
+importlib.import_module("kubesat")  # first, from the copy: its submodules then load from it
 
 from benchmarks.operator_scale import (  # noqa: E402
     _delta,
     _free_port,
     cpu_seconds,
-    install_crds,
     log,
     write_counts,
 )
@@ -107,10 +128,23 @@ from kubernetes import config  # noqa: E402
 from kubesat.core.timebase import parse_utc  # noqa: E402
 from kubesat.k8s.clock import SimClock  # noqa: E402
 from kubesat.sim.outcome import REFUSED_BY_PDB, Outcome  # noqa: E402
-from kubesat.sim.run import load_scenario, prepare, simulate  # noqa: E402
+from kubesat.sim.run import parse_scenario, prepare, simulate  # noqa: E402
 from kubesat.spec import parse_constellation  # noqa: E402
 from kubesat.telemetry import FleetSnapshot  # noqa: E402
 
+
+def code_fingerprint(root: Path) -> str:
+    """A hash of the kubesat sources under `root`."""
+    digest = hashlib.sha256()
+    for path in sorted((root / "kubesat").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+CODE_NOTE = (
+    f"code: operator/kubesat as copied at {time.strftime('%H:%M:%S')} "
+    f"(sha256 of its sources {code_fingerprint(CODE)}), run by both"
+)
 GROUP, VERSION = "kubesat.io", "v1alpha1"
 EXAMPLES = tuple(
     REPO / "examples" / f"{name}.yaml"
@@ -166,9 +200,7 @@ class Operator:
         env = {
             **os.environ,
             "KUBECONFIG": cluster.kubeconfig,
-            "PYTHONPATH": os.pathsep.join(
-                [str(REPO / "operator"), os.environ.get("PYTHONPATH", "")]
-            ),
+            "PYTHONPATH": os.pathsep.join([str(CODE), os.environ.get("PYTHONPATH", "")]),
         }
         with log_path.open("ab") as out:
             self.process = subprocess.Popen(
@@ -203,11 +235,11 @@ class Operator:
                 if answer.status == 200:
                     return
             time.sleep(0.25)
-        raise SystemExit(f"the operator was not healthy after {timeout:.0f} s:\n{self.tail()}")
+        raise RunError(f"the operator was not healthy after {timeout:.0f} s:\n{self.tail()}")
 
     def check(self) -> None:
         if self.process.poll() is not None:
-            raise SystemExit(f"the operator exited ({self.process.returncode}):\n{self.tail()}")
+            raise RunError(f"the operator exited ({self.process.returncode}):\n{self.tail()}")
 
     def peak_rss_mb(self) -> float:
         """VmHWM: the peak resident set of the operator so far."""
@@ -236,6 +268,36 @@ class Operator:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def install_crds(api: Any) -> None:
+    """The CRDs (of the copy), created or replaced, and Established; a refusal says why."""
+    ext = k8s.ApiextensionsV1Api(api)
+    names = []
+    for path in sorted((CODE / "crds").glob("*.yaml")):
+        body = yaml.safe_load(path.read_text())
+        name = body["metadata"]["name"]
+        names.append(name)
+        try:
+            ext.create_custom_resource_definition(body)
+        except k8s.ApiException as error:
+            if error.status != 409:
+                try:
+                    reason = json.loads(error.body)["message"]
+                except (TypeError, ValueError, KeyError):
+                    reason = error.body
+                raise SystemExit(f"crds/{path.name}: the API server refused it: {reason}") from None
+            current = ext.read_custom_resource_definition(name)
+            body["metadata"]["resourceVersion"] = current.metadata.resource_version
+            ext.replace_custom_resource_definition(name, body)
+    for name in names:
+        for _ in range(100):
+            conditions = ext.read_custom_resource_definition(name).status.conditions or []
+            if any(c.type == "Established" and c.status == "True" for c in conditions):
+                break
+            time.sleep(0.2)
+        else:
+            raise SystemExit(f"CRD {name} not Established after 20 s")
+
+
 # -- one run of a file through the operator ---------------------------------------------
 
 
@@ -249,6 +311,7 @@ class OperatorRun:
     satellites: int
     speedup: float
     step_seconds: float
+    documents: list[dict[str, Any]]  # the file as the operator got it (the simulator's too)
     steps: int = 0  # the final state's step k
     clock_steps_at_stop: int = 0  # the clock's step when SIGTERM was sent
     completed_gpu_seconds: float = 0.0
@@ -414,6 +477,7 @@ def start_run(
 ) -> tuple[OperatorRun, Operator, dict[str, Any]]:
     """A fresh namespace, the operator, then the file's objects: Jobs and budgets first."""
     documents = documents_of(path, speedup)
+    kept = copy.deepcopy(documents)
     manifest = next(d for d in documents if d.get("kind") == "Constellation")
     spec = parse_constellation(manifest)
     name = manifest["metadata"]["name"]
@@ -430,6 +494,7 @@ def start_run(
         satellites=len(spec.satellites),
         speedup=spec.clock.speedup,
         step_seconds=spec.clock.step_seconds,
+        documents=kept,
     )
     run.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"{namespace}.log"
     operator = Operator(cluster, namespace, run.log_path)
@@ -444,7 +509,7 @@ def start_run(
             elif kind == "PodDisruptionBudget":
                 cluster.policy.create_namespaced_pod_disruption_budget(namespace, body)
             elif kind != "Constellation":
-                raise SystemExit(f"{path}: a {kind} is neither a Constellation, Job nor budget")
+                raise RunError(f"{path}: a {kind} is neither a Constellation, Job nor budget")
         time.sleep(1.0)  # the operator's Job and budget indexes see them before the fleet starts
         run.created_cpu_s, run.created_at = cpu_seconds(operator.pid), time.monotonic()
         manifest = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
@@ -474,9 +539,7 @@ def wait_ready(cluster: Cluster, run: OperatorRun, operator: Operator, started: 
             return
         operator.check()
         if time.monotonic() - started > READY_TIMEOUT_S:
-            raise SystemExit(
-                f"{run.example}: {ready}/{run.satellites} Nodes Ready after {READY_TIMEOUT_S:.0f} s"
-            )
+            raise RunError(f"{ready}/{run.satellites} Nodes Ready after {READY_TIMEOUT_S:.0f} s")
         time.sleep(2.0)
 
 
@@ -498,8 +561,11 @@ def finish(
         final_step = round((final.simulated_unix - start_unix) / run.step_seconds)
         run.samples.append((datetime.now(UTC), None, final_step))
     run.peak_rss_mb = operator.peak_rss_mb()
-    stopped = datetime.now(UTC)
+    signalled = datetime.now(UTC)
     operator.stop()
+    # Kopf stops its daemons some time after the signal (0.1-0.6 s here), and the loop
+    # ticks on until then: the moment its last state holds is when the daemon ended
+    stopped = daemon_end(run.log_path, signalled) or signalled
     status = (cluster.constellation(run.namespace, run.name) or {}).get("status") or {}
     state = status.get("state") or {}
     if keep_state is not None and state:
@@ -557,6 +623,20 @@ def finish(
             text = " ".join(text.replace("[", " ").replace("]", " ").split())[:110]
             if text not in run.log_samples and len(run.log_samples) < 5:
                 run.log_samples.append(text)
+
+
+def daemon_end(log_path: Path | None, after: datetime) -> datetime | None:
+    """When the operator's log says the Constellation's daemon ended (after its final
+    persist), if it says so after `after`. Kopf logs local time to the millisecond."""
+    if log_path is None or not log_path.exists():
+        return None
+    found = None
+    for line in log_path.read_text(errors="replace").splitlines():
+        if "Daemon 'physics'" in line and line.startswith("["):
+            stamp = datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f").astimezone(UTC)
+            if stamp >= after - timedelta(seconds=1):
+                found = stamp
+    return found
 
 
 def remove(cluster: Cluster, run: OperatorRun) -> None:
@@ -691,10 +771,14 @@ def run_operator(
 # -- the simulator -----------------------------------------------------------------------
 
 
-def run_simulator(path: Path, steps: int, curve: list[float] | None = None) -> Outcome:
+def run_simulator(run: OperatorRun, steps: int, curve: list[float] | None = None) -> Outcome:
     """Step 4: the same file through the simulator for exactly `steps` steps. With `curve`,
-    also the completed GPU-seconds after each step (curve[k - 1] after k steps)."""
-    scenario = load_scenario(path)
+    also the completed GPU-seconds after each step (curve[k - 1] after k steps).
+
+    The documents are those the operator was given (as `load_scenario` would parse the file,
+    read when the operator's run began), so an edit of the file in between changes nothing.
+    """
+    scenario = parse_scenario(run.documents, run.example)
     environment = prepare(scenario, steps * scenario.constellation.clock.step_seconds)
 
     def record(snapshot: FleetSnapshot) -> None:
@@ -737,6 +821,7 @@ def report(rows: list[tuple[OperatorRun, Outcome, float]], failed: list[tuple[Pa
         "parity: the operator on the control plane vs. the simulator for the same steps "
         f"(target ratio >= {TARGET_RATIO})"
     )
+    print(CODE_NOTE)
     print(
         f"{'example':<14}{'speedup':>8}{'sim h':>7}{'goodput':>9}{'goodput':>9}{'ratio':>8}"
         f"{'lost GPU-s':>19}{'evictions':>12}{'failures':>10}{'CPU':>7}{'writes':>8}"
@@ -805,7 +890,8 @@ def report(rows: list[tuple[OperatorRun, Outcome, float]], failed: list[tuple[Pa
         print(
             f"  failures by reason op {dict(run.counters.get('failures') or {})} "
             f"sim {sim.pod_failures}; Jobs completed op "
-            f"{int(run.counters.get('jobsCompleted', 0))} sim {sim.jobs_completed}"
+            f"{int(run.counters.get('jobsCompleted', 0))} sim {sim.jobs_completed}, "
+            f"failed op {run.counters.get('jobsFailed', '?')} sim {sim.jobs_failed}"
         )
         busiest = sorted(run.writes.items(), key=lambda kv: -kv[1])[:5]
         writes = ", ".join(f"{k} {v / run.window_s:.1f}" for k, v in busiest if run.window_s)
@@ -879,7 +965,7 @@ def speedup_search(
             continue
         at = run.clock_steps_at_stop
         curve: list[float] = []
-        run_simulator(path, max(at, run.steps), curve)
+        run_simulator(run, max(at, run.steps), curve)
 
         def completed(k: int, curve: list[float] = curve) -> float:
             return curve[k - 1] if k > 0 else 0.0
@@ -894,6 +980,7 @@ def speedup_search(
         f"speedup search: {path.stem}, stopped when the operator's clock says {hours:g} h; "
         "ratio at T = operator completed / simulator completed at that clock time"
     )
+    print(CODE_NOTE)
     print(
         f"{'speedup':>8}{'wall s':>8}{'T':>7}{'clock':>7}{'op':>7}{'lag':>7}{'op GPU-s':>10}"
         f"{'sim GPU-s':>11}{'ratio':>7}{'sim GPU-s':>11}{'ratio':>9}{'CPU':>7}"
@@ -968,6 +1055,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in examples:
         if not path.is_file():
             parser.error(f"--examples: no such file: {path}")
+    # the files as they are now, beside the code copied at the start
+    for i, path in enumerate(list(examples)):
+        (CODE / "examples" / str(i)).mkdir(parents=True)
+        examples[i] = Path(shutil.copy(path, CODE / "examples" / str(i) / path.name))
 
     with contextlib.ExitStack() as stack:
         kubeconfig = os.environ.get("KUBESAT_KUBECONFIG")
@@ -1000,13 +1091,13 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             log(f"{run.example}: the simulator, {run.steps} steps")
             if run.source == "status.state":
-                outcome = run_simulator(path, run.steps)
+                outcome = run_simulator(run, run.steps)
                 rows.append((run, outcome, outcome.completed_gpu_seconds))
             else:
                 # the metrics' completed GPU-seconds is a counter held at the highest value
                 # a scrape saw: the simulator's figure is taken the same way
                 curve: list[float] = []
-                outcome = run_simulator(path, run.steps, curve)
+                outcome = run_simulator(run, run.steps, curve)
                 seen = [k for _, _, k in run.samples if k is not None and 0 < k <= run.steps]
                 rows.append((run, outcome, max(curve[k - 1] for k in seen)))
             gc.collect()

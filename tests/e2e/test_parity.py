@@ -142,6 +142,14 @@ def test_operator_matches_the_simulator_over_three_simulated_hours(
     environment = prepare(scenario, steps * step_seconds)
     predicted = simulate(scenario, environment, "predictive")
 
+    print(
+        f"parity over {steps * step_seconds / 3600:.2f} simulated hours: completed "
+        f"{completed:.0f} / {predicted.completed_gpu_seconds:.0f} GPU-s, lost "
+        f"{counters['lostGpuSeconds']:.0f} / {predicted.lost_gpu_seconds:.0f}, evictions "
+        f"{counters['evictions']} / {predicted.evictions}, failures {counters['failures']} / "
+        f"{predicted.pod_failures}, refused {counters['refusedEvictions']}, longest starved "
+        f"{max(longest.values(), default=0.0):.0f} s"
+    )
     assert completed == pytest.approx(predicted.completed_gpu_seconds, rel=COMPLETED_TOLERANCE)
     assert close(counters["lostGpuSeconds"], predicted.lost_gpu_seconds), (
         counters,
