@@ -53,8 +53,9 @@ Figures (one row per example):
 - stop lag: the clock's step when the operator's loop ended (its log's "Daemon 'physics'"
   line, after the final persist; Kopf ends the daemon 0.1-0.6 s after SIGTERM and the loop
   ticks until then) minus the step of the final state, in simulated seconds: no staleness,
-  only the final write's duration. Without `status.clock` (never persisted) the lags are
-  lower bounds, marked `>=`.
+  only the final write's duration (when Kopf had to cancel the daemon, the line is the
+  cancellation, before the final write: a lower bound). Without `status.clock` (never
+  persisted) the lags are lower bounds, marked `>=`.
 
 `--speedup-search` runs one example (sso-12 unless `--examples` names one) at speedups
 60, 240, 960 and 3840 for `--search-hours` simulated hours each, and compares at the same
