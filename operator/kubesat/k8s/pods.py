@@ -222,7 +222,10 @@ class PodRuntime:
                 continue
             if engine_pod in e.pod_slot and engine_pod in self.seen:
                 e.drop(engine_pod)  # gone without us (force-deleted): work since the checkpoint
-            if engine_pod not in e.pod_slot and (engine_pod in self.seen or key in self.ended):
+            # an ended pod is forgotten once it was seen and is gone; one the API has not
+            # shown yet (its creation still queued) stays known, so that when it appears
+            # it gets its end written instead of being taken for somebody else's pod
+            if engine_pod not in e.pod_slot and engine_pod in self.seen:
                 self._forget(engine_pod, key)
         for key in [k for k in self.info if k not in present]:
             self.info.pop(key, None)
