@@ -128,6 +128,7 @@ from kubernetes import config  # noqa: E402
 
 from kubesat.core.timebase import parse_utc  # noqa: E402
 from kubesat.k8s.clock import SimClock  # noqa: E402
+from kubesat.k8s.state_store import read_state  # noqa: E402
 from kubesat.sim.outcome import REFUSED_BY_PDB, Outcome  # noqa: E402
 from kubesat.sim.run import parse_scenario, prepare, simulate  # noqa: E402
 from kubesat.spec import parse_constellation  # noqa: E402
@@ -469,8 +470,8 @@ def fleet_metrics(port: int, constellation: str) -> FleetMetrics | None:
 
 
 def state_step(status: dict[str, Any]) -> int | None:
-    state = status.get("state") or {}
-    return int(state["step"]) if "step" in state else None
+    ref = status.get("stateRef") or status.get("state") or {}
+    return int(ref["step"]) if "step" in ref else None
 
 
 def start_run(
@@ -568,7 +569,7 @@ def finish(
     # ticks on until then: the moment its last state holds is when the daemon ended
     stopped = daemon_end(run.log_path, signalled) or signalled
     status = (cluster.constellation(run.namespace, run.name) or {}).get("status") or {}
-    state = status.get("state") or {}
+    state = read_state(cluster.core, run.namespace, status) if status else {}
     if keep_state is not None and state:
         path = keep_state / f"{run.namespace}.state.json"
         path.write_text(json.dumps(state))

@@ -23,6 +23,8 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes import config
 
+from kubesat.k8s.job_objects import MANAGED_BY
+from kubesat.k8s.state_store import read_state
 from tests.e2e.conftest import GROUP, VERSION, Cluster, constellation, gpu_job, wait_for
 from tests.support.controlplane import close_api_client
 
@@ -44,9 +46,10 @@ def test_service_account_has_only_the_charts_permissions(operator_kubeconfig: Pa
             lambda: core.list_secret_for_all_namespaces(),
             lambda: core.list_config_map_for_all_namespaces(),
             lambda: apps.list_deployment_for_all_namespaces(),
-            lambda: core.create_namespaced_config_map(
-                "default", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+            lambda: core.create_namespaced_secret(
+                "default", {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}}
             ),
+            lambda: core.delete_namespaced_config_map("x", "default"),
             lambda: core.delete_namespace("default"),
         ):
             with pytest.raises(k8s.ApiException) as refused:
@@ -96,7 +99,10 @@ def test_killed_and_restarted_operator_loses_no_progress_and_duplicates_no_pod(
     # the same timeline: the anchor did not move, and simulated time kept pace with the wall
     assert status_after["clock"]["epochWallTime"] == status_before["clock"]["epochWallTime"]
     # the battery state came back (same satellites, a state of charge each)
-    assert status_after["state"]["satellites"] == status_before["state"]["satellites"]
+    state_before = read_state(cluster.core, namespace, status_before)
+    state_after = read_state(cluster.core, namespace, status_after)
+    assert state_after["satellites"] == state_before["satellites"]
+    assert state_after["step"] > state_before["step"]
     wait_for("Job long Complete", lambda: cluster.job_complete("long"), timeout=120)
     pods = cluster.pods("long")
     assert [p.metadata.uid for p in pods] == [pod.metadata.uid], "a second pod was started"
@@ -188,3 +194,44 @@ def test_constellation_refused_at_admission_changes_nothing(
     )
     assert {n.metadata.name for n in cluster.core.list_node().items} <= nodes_before
     assert cluster.events() == []
+
+
+def test_stray_pod_of_a_managed_job_is_deleted_and_the_unit_runs_once(
+    admin: Any, namespace: str, start_operator: Any
+) -> None:
+    """A pod of one of kubesat's Jobs that the engine does not run (a late copy of a
+    decision already undone) is deleted, not adopted: the unit runs once."""
+    cluster = Cluster(admin, namespace)
+    start_operator(namespace)
+    cluster.create(
+        constellation("strays", planes=1, per_plane=2, battery_wh=4000.0, speedup=60.0, step=10.0)
+    )
+    wait_for("2 nodes", lambda: len(cluster.nodes("strays")) == 2, timeout=60)
+    job = gpu_job("managed", gpus=4, work=4 * 1800.0, interval=300, write=30)
+    job["spec"]["managedBy"] = MANAGED_BY
+    cluster.create(job)
+    (pod,) = wait_for("the Job's pod", lambda: cluster.pods("managed"), timeout=60)
+    stray = admin.sanitize_for_serialization(pod)
+    stray["metadata"] = {
+        "name": f"{pod.metadata.name}-stray",
+        "labels": pod.metadata.labels,
+        "annotations": pod.metadata.annotations,
+        "ownerReferences": stray["metadata"]["ownerReferences"],
+    }
+    stray.pop("status", None)
+    cluster.core.create_namespaced_pod(namespace, stray)
+    wait_for(
+        "the stray pod deleted",
+        lambda: [p.metadata.name for p in cluster.pods("managed")] == [pod.metadata.name],
+        timeout=30,
+    )
+    wait_for("Job managed Complete", lambda: cluster.job_complete("managed"), timeout=120)
+    (done,) = cluster.pods("managed")
+    assert done.metadata.uid == pod.metadata.uid and done.status.phase == "Succeeded"
+    # the durable state lives in ConfigMaps the Constellation owns, not in its status
+    status = cluster.constellation("strays")["status"]
+    assert "state" not in status
+    ref = status["stateRef"]
+    maps = [cluster.core.read_namespaced_config_map(n, namespace) for n in ref["configMaps"]]
+    assert all(m.metadata.owner_references[0].kind == "Constellation" for m in maps)
+    assert read_state(cluster.core, namespace, status)["step"] == ref["step"]

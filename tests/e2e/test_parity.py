@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kubesat.k8s.state_store import read_state
 from kubesat.sim.outcome import REFUSED_BY_PDB
 from kubesat.sim.run import load_scenario, prepare, simulate
 from tests.e2e.conftest import Cluster, condition
@@ -114,8 +115,8 @@ def test_operator_matches_the_simulator_over_three_simulated_hours(
     cluster.ready_nodes("sso-12", 12, timeout=120)
 
     def step() -> int:
-        state = cluster.constellation("sso-12").get("status", {}).get("state") or {}
-        return int(state.get("step", 0))
+        ref = cluster.constellation("sso-12").get("status", {}).get("stateRef") or {}
+        return int(ref.get("step", 0))
 
     step_seconds = 10.0
     since: dict[str, float] = {}
@@ -133,7 +134,7 @@ def test_operator_matches_the_simulator_over_three_simulated_hours(
                 since.pop(name, None)
         time.sleep(SAMPLE_SECONDS)
     operator.stop()  # a graceful stop persists the final state (any persisted step will do)
-    state = cluster.constellation("sso-12")["status"]["state"]
+    state = read_state(cluster.core, cluster.namespace, cluster.constellation("sso-12")["status"])
     steps = int(state["step"])
     counters = state["counters"]
     completed = sum(sum(job["progress"]) for job in state["jobs"].values())

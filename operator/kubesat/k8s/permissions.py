@@ -5,7 +5,9 @@ What each rule is for (the e2e scenarios run the operator with exactly these rul
 fail on any refused request):
 
 - constellations: Kopf watches them, adds its finalizer and progress annotations (patch);
-  the operator writes their status (phase, clock, durable state).
+  the operator writes their status (phase, clock, where the durable state is).
+- configmaps: the durable state, compressed and in shards the Constellation owns, read on
+  start and replaced every few seconds.
 - satellites: watched (an index), created from a Constellation, the fault-injection
   annotation removed (patch), deleted when a spec change drops a satellite; status written.
 - nodes: one per satellite, created, read (taints are merged with the node-lifecycle
@@ -43,6 +45,7 @@ CLUSTER_RULES: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
     ("batch", ("jobs",), ("list", "watch", "patch")),
     ("batch", ("jobs/status",), ("patch",)),
     ("policy", ("poddisruptionbudgets",), ("list", "watch")),
+    ("", ("configmaps",), ("get", "create", "update")),
     ("", ("events",), ("create",)),
     ("apiextensions.k8s.io", ("customresourcedefinitions",), ("get", "list", "watch")),
     ("", ("namespaces",), ("list", "watch")),

@@ -177,6 +177,7 @@ class PodRuntime:
         self.end_written: set[PodKey] = set()
         self.finalized: set[PodKey] = set()
         self.rejected: set[PodKey] = set()
+        self.strays: set[PodKey] = set()  # pods of kubesat's Jobs the engine does not run
 
     def register(self, pod: int, key: PodKey) -> None:
         self.pod_of[key] = pod
@@ -209,6 +210,8 @@ class PodRuntime:
                 self.info[key] = pod
                 known = self.pod_of.get(key)
                 if known is None:
+                    if key in self.strays and key not in self.finalized:
+                        self._finalize(key, pod)  # the last delete failed: try again
                     fresh = key not in self.rejected and key not in self.ended
                     if fresh and not pod.terminal and ready[i]:
                         self._adopt(pod, i, jobs_index)
@@ -230,6 +233,8 @@ class PodRuntime:
         for key in [k for k in self.info if k not in present]:
             self.info.pop(key, None)
         self.rejected &= present
+        self.strays &= present
+        self.finalized = {k for k in self.finalized if k in present or k in self.pod_of}
 
     def _forget(self, pod: int, key: PodKey) -> None:
         self.key_of.pop(pod, None)
@@ -248,6 +253,9 @@ class PodRuntime:
                 return  # the Job's watch event has not arrived yet: adopt at the next tick
             info = next(iter(jobs_index[job_key]), None)
             if info is None:
+                return
+            if info.managed:
+                self._remove_stray(pod)
                 return
             if info.error:
                 self.event(pod.reference(), "Warning", "InvalidWork", info.error)
@@ -283,6 +291,18 @@ class PodRuntime:
         self.seen.add(engine_pod)
         if pod.deleting:
             self.engine.stop(engine_pod)
+
+    def _remove_stray(self, pod: PodInfo) -> None:
+        """Delete a pod of one of kubesat's Jobs that the engine does not run.
+
+        kubesat's Job controller creates every such pod for a unit the engine placed, so
+        one the engine does not know is a late copy of a decision already undone (its
+        creation was still queued when the engine ended it); running it would run a unit
+        twice.
+        """
+        self.rejected.add(pod.key)
+        self.strays.add(pod.key)
+        self._finalize(pod.key, pod)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ few seconds, persists the engine's state in the Constellation's `status.state`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -39,7 +40,7 @@ from kubesat.engine.events import (
 )
 from kubesat.engine.fleet import FleetEngine
 from kubesat.k8s.announcements import Announcer
-from kubesat.k8s.api import NORMAL, Api, status_of
+from kubesat.k8s.api import Api, status_of
 from kubesat.k8s.clock import SimClock, wall_now
 from kubesat.k8s.fleet_status import StatusWriter
 from kubesat.k8s.job_controller import ManagedJobs
@@ -52,6 +53,7 @@ from kubesat.k8s.satellites import (
     reference,
     satellite_names,
 )
+from kubesat.k8s.state_store import NOT_FOUND, StateStore, StateUnreadableError
 from kubesat.spec import GROUP, VERSION, ConstellationSpec
 
 logger = logging.getLogger("kubesat.runtime")
@@ -130,6 +132,8 @@ class FleetRuntime:
         self.changes_seen = 0
         self.generation: int | None = None
         self.restored_pods_unchecked = False
+        self.store = StateStore(self.api, self.namespace, self.name, self.uid)
+        self.persisting: asyncio.Task[None] | None = None
 
     def _new_engine(self, spec: ConstellationSpec) -> FleetEngine:
         config = EngineConfig.from_spec(spec, places_builtin_pods=False)
@@ -194,7 +198,7 @@ class FleetRuntime:
         the Jobs the state names are added to the engine first, then their progress."""
         flux = await asyncio.to_thread(flux_model_for, self.spec)
         self.env = WindowedEnvironment(self.spec, flux)
-        state = dict(status.get("state") or {})
+        state = await self._load_state(status)
         if jobs_index is not None:
             saved = set((state.get("jobs") or {}).keys())
             for key in jobs_index:
@@ -500,9 +504,13 @@ class FleetRuntime:
                 self.column, self.clock.at(self.engine.now), phases
             )
 
-    def status_body(self) -> dict[str, Any]:
+    def durable_state(self) -> dict[str, Any]:
+        """The engine's state and the clock's anchor: what a restart continues from."""
         state = to_state(self.engine)
         state["clockStart"] = iso_z(self.spec.clock.start_utc)
+        return state
+
+    def status_body(self) -> dict[str, Any]:
         ready = int((self.nodes.registered & self.engine.ready).sum())
         registered = int(self.nodes.registered.sum())
         all_ready = registered == self.n and ready == self.n
@@ -513,7 +521,6 @@ class FleetRuntime:
             "readyNodes": ready,
             "goodputRatio": round(self.engine.goodput_ratio, 6),
             "clock": self.clock.as_status(self.engine.now),
-            "state": state,
             "conditions": [
                 {
                     "type": "Ready",
@@ -525,11 +532,13 @@ class FleetRuntime:
         }
 
     async def persist(self, final: bool = False) -> None:
-        """Write `status.state` (and the Jobs' progress): a restart continues from here."""
+        """Write the durable state, then the status that refers to it (and the Jobs'
+        progress): a restart continues from here. A write still in flight is not doubled:
+        the next tick writes a newer state."""
         if not self.prepared:
             return
-        body = {"status": {k: v for k, v in self.status_body().items() if v is not None}}
-        if not self.ready_announced and body["status"]["readyNodes"] == self.n:
+        status = {k: v for k, v in self.status_body().items() if v is not None}
+        if not self.ready_announced and status["readyNodes"] == self.n:
             self.ready_announced = True
             self.event(
                 self.body,
@@ -538,26 +547,51 @@ class FleetRuntime:
                 f"all {self.n} satellite nodes are registered and Ready",
             )
         self.book.write_changed(self._pod_names(), time.monotonic(), final=final)
+        in_flight = self.persisting is not None and not self.persisting.done()
+        if not final:
+            if not in_flight:
+                self.persisting = asyncio.create_task(
+                    self._write_state(self.durable_state(), status, final=False),
+                    name=f"kubesat-persist-{self.namespace}/{self.name}",
+                )
+            return
+        if in_flight:
+            assert self.persisting is not None
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self.persisting
+        await self._write_state(self.durable_state(), status, final=True)
 
-        def call() -> Any:
-            return self.api.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, self.namespace, "constellations", self.name, body
+    async def _write_state(
+        self, state: dict[str, Any], status: dict[str, Any], final: bool
+    ) -> None:
+        try:
+            ref = await self.store.save(state)
+            # merge patch: the reference replaces a state an older version kept inline
+            body = {"status": {**status, "stateRef": ref.as_status(), "state": None}}
+
+            def call() -> Any:
+                return self.api.custom.patch_namespaced_custom_object_status(
+                    GROUP, VERSION, self.namespace, "constellations", self.name, body
+                )
+
+            await self.api.call("patch", "constellations/status", call)
+            self.store.referenced(ref)
+        except Exception as error:
+            if status_of(error) == NOT_FOUND:
+                return  # the Constellation is being deleted
+            if final:
+                raise
+            logger.warning(
+                "persisting the state of %s/%s failed: %s", self.namespace, self.name, error
             )
 
-        if final:
-            try:
-                await self.api.call("patch", "constellations/status", call)
-            except Exception as error:
-                if status_of(error) != 404:
-                    raise
-        else:
-            self.api.submit(
-                ("constellation-status", self.namespace, self.name),
-                "patch",
-                "constellations/status",
-                call,
-                priority=NORMAL,
-            )
+    async def _load_state(self, status: dict[str, Any]) -> dict[str, Any]:
+        """The state the status refers to; none (a fresh start) when it cannot be read."""
+        try:
+            return await self.store.load(status)
+        except StateUnreadableError as error:
+            self.event(self.body, "Warning", "StateLost", f"{error}: the timeline starts over")
+            return {}
 
     async def stop(self) -> None:
         self.stopping = True
