@@ -73,7 +73,7 @@ STANDARD_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete",
 DENIED_SAMPLE: tuple[Rule, ...] = (
     ("", "secrets", "get"),
     ("", "secrets", "list"),
-    ("", "configmaps", "get"),
+    ("", "configmaps", "list"),
     ("", "pods", "update"),
     ("", "pods/exec", "create"),
     ("", "pods/log", "get"),
