@@ -34,6 +34,7 @@ GPU_RESOURCE: Final = "nvidia.com/gpu"
 SATELLITE_TAINT_KEY: Final = "kubesat.io/satellite"
 CONSTELLATION_LABEL: Final = "kubesat.io/constellation"  # on nodes; a nodeSelector picks a fleet
 SCHEDULER_NAME: Final = "kubesat-scheduler"
+MAX_NAME_LENGTH: Final = 63  # a Constellation's name is a label value (63 at most)
 JOB_CONTROLLER_NAME: Final = "kubesat.io/job-controller"  # spec.managedBy of Jobs kubesat runs
 WORK_ANNOTATION: Final = "kubesat.io/work-gpu-seconds"
 CHECKPOINT_INTERVAL_ANNOTATION: Final = "kubesat.io/checkpoint-interval-seconds"
@@ -171,6 +172,11 @@ def parse_constellation(manifest: Mapping[str, Any]) -> ConstellationSpec:
             f"{manifest.get('apiVersion')!r} {manifest.get('kind')!r}"
         )
     name = _get(_mapping(manifest, "metadata", ""), "name", "metadata", kind=str)
+    if len(name) > MAX_NAME_LENGTH:
+        raise SpecError(
+            f"metadata.name: at most {MAX_NAME_LENGTH} characters (it is a label value on "
+            f"the satellites' Nodes), got {len(name)}"
+        )
     spec = _mapping(manifest, "spec", "")
     clock = _parse_clock(_mapping(spec, "clock", "spec"))
     satellites = _parse_orbits(_mapping(spec, "orbits", "spec"), clock.start_utc, name)
@@ -400,7 +406,7 @@ def parse_job(manifest: Mapping[str, Any], where: str = "Job") -> JobSpec:
     """Parse a `batch/v1` Job whose pods request `nvidia.com/gpu` and carry work annotations."""
     metadata = _mapping(manifest, "metadata", where)
     name = _get(metadata, "name", f"{where}.metadata", kind=str)
-    path = f"Job {name!r}"
+    path = f"{where} {name!r}"
     spec = _mapping(manifest, "spec", path)
     template = _mapping(spec, "template", f"{path} spec")
     pod_meta = _mapping(template, "metadata", f"{path} spec.template", {})
