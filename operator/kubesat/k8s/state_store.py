@@ -222,31 +222,28 @@ class StateStore:
         self.slot_in_status = ref.slot
 
     async def _put(self, name: str, body: dict[str, Any]) -> None:
-        core = self.api.core
+        """Replace the ConfigMap, creating it the first time (a create that lost a race to
+        another writer replaces it after all)."""
         try:
-            await self.api.call(
-                "update",
-                "configmaps",
-                core.replace_namespaced_config_map,
-                name,
-                self.namespace,
-                body,
-            )
+            await self._replace(name, body)
         except Exception as error:
             if status_of(error) != NOT_FOUND:
                 raise
             try:
                 await self.api.call(
-                    "create", "configmaps", core.create_namespaced_config_map, self.namespace, body
+                    "create",
+                    "configmaps",
+                    self.api.core.create_namespaced_config_map,
+                    self.namespace,
+                    body,
                 )
             except Exception as created_error:
                 if status_of(created_error) != CONFLICT:
                     raise
-                await self.api.call(
-                    "update",
-                    "configmaps",
-                    core.replace_namespaced_config_map,
-                    name,
-                    self.namespace,
-                    body,
-                )
+                await self._replace(name, body)
+
+    async def _replace(self, name: str, body: dict[str, Any]) -> None:
+        core = self.api.core
+        await self.api.call(
+            "update", "configmaps", core.replace_namespaced_config_map, name, self.namespace, body
+        )
