@@ -22,6 +22,7 @@ from kubesat.core.policy import (
     score,
 )
 from kubesat.core.power import SECONDS_PER_HOUR, PowerSystem, bus_first_step
+from tests.unit.power_cases import FLEET, SMALL
 
 # 1 kWh at 50% depth of discharge: 500 Wh usable, 475 Wh delivered at 95% efficiency
 POWER = PowerSystem(
@@ -33,29 +34,6 @@ POWER = PowerSystem(
     charge_efficiency=0.95,
     discharge_efficiency=0.95,
     depth_of_discharge=0.5,
-)
-# 1 kWh at 80% depth of discharge: 800 Wh usable, 760 Wh delivered; 3 or 4 GPUs (2400 W,
-# 3100 W with the 300 W bus) outdraw the 2000 W array even in full sun.
-SMALL = PowerSystem(
-    solar_array_w=2000.0,
-    bus_power_w=300.0,
-    gpu_power_w=700.0,
-    gpus=4,
-    battery_wh=1000.0,
-    charge_efficiency=0.95,
-    discharge_efficiency=0.95,
-    depth_of_discharge=0.8,
-)
-# An 8-GPU satellite whose array covers the full load with margin to recharge.
-FLEET = PowerSystem(
-    solar_array_w=8000.0,
-    bus_power_w=300.0,
-    gpu_power_w=700.0,
-    gpus=8,
-    battery_wh=4000.0,
-    charge_efficiency=0.95,
-    discharge_efficiency=0.95,
-    depth_of_discharge=0.8,
 )
 
 

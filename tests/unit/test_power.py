@@ -27,29 +27,8 @@ from kubesat.core.power import (
     bus_viability,
     energy_bound_gpu_seconds,
 )
+from tests.unit.power_cases import FLEET, SMALL
 
-# A 1 kWh battery usable to 80% DoD, 95% each way, H100-class GPUs at 700 W, 300 W bus.
-SMALL = PowerSystem(
-    solar_array_w=2000.0,
-    bus_power_w=300.0,
-    gpu_power_w=700.0,
-    gpus=4,
-    battery_wh=1000.0,
-    charge_efficiency=0.95,
-    discharge_efficiency=0.95,
-    depth_of_discharge=0.8,
-)
-# An 8-GPU satellite whose array covers the full load with margin to recharge.
-FLEET = PowerSystem(
-    solar_array_w=8000.0,
-    bus_power_w=300.0,
-    gpu_power_w=700.0,
-    gpus=8,
-    battery_wh=4000.0,
-    charge_efficiency=0.95,
-    discharge_efficiency=0.95,
-    depth_of_discharge=0.8,
-)
 # Unequal efficiencies and a shallow floor, so a swapped term shows.
 LOSSY = PowerSystem(
     solar_array_w=3000.0,
