@@ -1,20 +1,26 @@
 """Kubernetes Events from the operator's loops (Kopf's `kopf.event` needs a handler's context).
 
 Events go through the write queue at the lowest priority; the same message about the same
-object within `repeat_seconds` is posted once (like the kubelet's event aggregation).
+object within `repeat_seconds` is posted once (like the kubelet's event aggregation). When
+the API server falls behind, at most `MAX_QUEUED_EVENTS` wait in the queue and newer ones
+are dropped and counted, as client-go's event broadcaster drops them when its queue is full:
+an Event is never worth an unbounded queue.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from kubesat.k8s.api import LAZY, Api
 
 COMPONENT = "kubesat-operator"
+MAX_QUEUED_EVENTS: Final = 1000  # client-go's maxQueuedEvents
+logger = logging.getLogger("kubesat.events")
 
 
 class EventRecorder:
@@ -25,6 +31,8 @@ class EventRecorder:
         self.instance = instance
         self.repeat = repeat_seconds
         self.recent: dict[tuple[str, str, str], float] = {}
+        self.queued: set[str] = set()  # names of Events waiting in the write queue
+        self.dropped = 0
 
     def __call__(
         self,
@@ -39,6 +47,15 @@ class EventRecorder:
         key = (str(meta.get("uid") or f"{namespace}/{meta.get('name')}"), reason, message)
         now = time.monotonic()
         if now - self.recent.get(key, -1e18) < self.repeat:
+            return
+        if len(self.queued) >= MAX_QUEUED_EVENTS:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % MAX_QUEUED_EVENTS == 0:
+                logger.warning(
+                    "the API server is behind: %d Events dropped (%d queued)",
+                    self.dropped,
+                    len(self.queued),
+                )
             return
         self.recent[key] = now
         if len(self.recent) > 10000:
@@ -71,10 +88,13 @@ class EventRecorder:
             "count": 1,
         }
         event: Any = body  # the client takes a plain manifest as well as a CoreV1Event
+        name = str(body["metadata"]["name"])
+        self.queued.add(name)
         self.api.submit(
-            ("event", body["metadata"]["name"]),
+            ("event", name),
             "create",
             "events",
             functools.partial(self.api.core.create_namespaced_event, namespace, event),
             priority=LAZY,
+            on_done=lambda _result, _error: self.queued.discard(name),
         )
