@@ -182,7 +182,8 @@ def e2e_namespace(kube_cluster: Any) -> Iterator[str]:
 
 
 class Operator:
-    """`kubesat operator` as a subprocess, with the ServiceAccount's kubeconfig."""
+    """`kubesat operator` as a subprocess, with the ServiceAccount's kubeconfig; it watches
+    `namespace`, or every namespace when that is empty (the chart's default)."""
 
     def __init__(self, kubeconfig: Path, namespace: str, log: Path, *extra: str) -> None:
         self.kubeconfig = kubeconfig
@@ -202,8 +203,7 @@ class Operator:
             "-m",
             "kubesat.cli",
             "operator",
-            "--namespace",
-            self.namespace,
+            *(["--namespace", self.namespace] if self.namespace else ["--all-namespaces"]),
             "--kubeconfig",
             str(self.kubeconfig),
             "--liveness-port",
