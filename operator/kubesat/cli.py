@@ -55,9 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fc.add_argument("--tle", required=True, type=Path, help="TLE file (3-line or 2-line sets)")
     fc.add_argument("--start", required=True, help="start instant, e.g. 2026-11-24T00:00:00Z")
-    fc.add_argument(
-        "--hours", type=positive_number(), default=24.0, help="span (default 24)"
-    )
+    fc.add_argument("--hours", type=positive_number(), default=24.0, help="span (default 24)")
     fc.add_argument(
         "--station",
         action="append",
