@@ -7,7 +7,8 @@ forecast runway, free healthy GPUs (pods bound but not yet running count as allo
 ground link, radiation. It also honours taints and tolerations and `nodeSelector`. A pod
 goes to the best-scoring satellite of any constellation, through the Binding subresource.
 A pod that fits nowhere stays Pending with a `FailedScheduling` Event (and a PodScheduled
-condition) that says how many satellites failed for which reason.
+condition) that says how many satellites failed for which reason, written at most once a
+minute per pod.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kubesat.core.policy import feasible, required_runway_seconds, runway_seconds, score
-from kubesat.k8s.api import URGENT, status_of
+from kubesat.k8s.api import NORMAL, URGENT, status_of
 from kubesat.k8s.objects import JobInfo, PodInfo
 
 if TYPE_CHECKING:
@@ -213,8 +214,10 @@ class Scheduler:
         else:
             parts = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
             message = f"0/{total} nodes are available: {parts}."
+        # once per pod per EVENT_REPEAT_SECONDS, whatever the counts in the message say
+        # (they move every step; thousands of pending pods would flood the API with them)
         last = self.reported.get(pod.uid)
-        if last is not None and last[0] == message and wall - last[1] < EVENT_REPEAT_SECONDS:
+        if last is not None and wall - last[1] < EVENT_REPEAT_SECONDS:
             return
         self.reported[pod.uid] = (message, wall)
         self.event(pod.reference(), "Warning", "FailedScheduling", message, component=NAME)
@@ -235,7 +238,7 @@ class Scheduler:
             "patch",
             "pods/status",
             lambda: self.api.core.patch_namespaced_pod_status(pod.name, pod.namespace, body),
-            priority=URGENT,
+            priority=NORMAL,  # after the heartbeats and the pods that run
         )
 
     def _bind(self, pod: PodInfo, node: str) -> None:
