@@ -338,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"only {len(pods)}/{args.pods} pods after 900 s")
             time.sleep(2)
         creation = time.monotonic() - t1
+        created = len(pods)
         log(f"{len(pods)} pods exist after {creation:.0f} s; measuring {window:.0f} s wall")
 
         pending0 = sum(1 for p in pods if p.status.phase == "Pending")
@@ -352,9 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         for pod in pods:
             phases[pod.status.phase or "?"] += 1
         peak_kib = memory_kib(operator.pid, "VmHWM")
-        status = custom.get_namespaced_custom_object(
-            GROUP, VERSION, NAMESPACE, "constellations", CONSTELLATION
-        )["status"]
+        ready_end = sum(
+            1
+            for n in core.list_node(label_selector=selector).items
+            for c in n.status.conditions or []
+            if c.type == "Ready" and c.status == "True"
+        )
 
     wall = wall1 - wall0
     cpu = cpu1 - cpu0
@@ -376,14 +380,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.speedup:g}x, {args.pods} pods of {JOBS} Jobs ({GPUS_PER_POD} GPUs each)"
     )
     print(
-        f"  set-up: {SATELLITES} Ready nodes in {registration:.0f} s, {args.pods} pods "
+        f"  set-up: {SATELLITES} Ready nodes in {registration:.0f} s, {created} pods "
         f"created by the Job controller in {creation:.0f} s"
     )
     print(
         f"  window: {wall:.1f} s wall = {wall * args.speedup / 60:.1f} simulated minutes; "
         f"pods Pending at its start {pending0}, at its end {dict(sorted(phases.items()))}; "
-        f"ready nodes "
-        f"{status.get('readyNodes')}"
+        f"Ready nodes {ready_end}/{SATELLITES}"
     )
     p50, p99 = quantile(every, 0.50), quantile(every, 0.99)
     print(

@@ -109,9 +109,13 @@ class Scheduler:
                 if a.fleet == key:
                     allocated[a.sat] += a.gpus
             views[key] = fleet.view(allocated)
+        # pods that ask for the same as one that found no satellite in this pass find none
+        # either (placements only take capacity): thousands of pending pods of one Job cost
+        # one search, as the default scheduler's equivalence classes
+        failed: dict[Any, tuple[int, Counter[str]]] = {}
         for pod in sorted(pending, key=lambda p: (p.created, p.name)):
             started = time.perf_counter()
-            self._place(pod, live, views, jobs_index, wall)
+            self._place(pod, live, views, jobs_index, wall, failed)
             if self.metrics is not None:
                 result = "bound" if pod.uid in self.assumed else "unschedulable"
                 self.metrics.observe_scheduling(result, time.perf_counter() - started)
@@ -134,8 +138,13 @@ class Scheduler:
         views: dict[tuple[str, str], Any],
         jobs_index: Any,
         wall: float,
+        failed: dict[Any, tuple[int, Counter[str]]],
     ) -> None:
         interval, write = self._needs(pod, jobs_index)
+        asks = (pod.gpus, pod.needs_link, interval, write, pod.tolerations, pod.node_selector)
+        if asks in failed:
+            self._unschedulable(pod, *failed[asks], wall)
+            return
         reasons: Counter[str] = Counter()
         best: tuple[float, tuple[str, str], int] | None = None
         total = 0
@@ -157,6 +166,7 @@ class Scheduler:
             if best is None or points[i] > best[0]:
                 best = (float(points[i]), key, i)
         if best is None:
+            failed[asks] = (total, reasons)
             self._unschedulable(pod, total, reasons, wall)
             return
         _, key, i = best
