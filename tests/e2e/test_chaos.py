@@ -53,6 +53,8 @@ SAMPLE_SECONDS = 1.0  # wall
 SETTLE_SECONDS = 15.0  # wall: for the last writes after the last disruption
 LEASE_FRESH_SECONDS = 40.0  # the node-lifecycle controller's grace period
 SEED = 20261130
+# the durable state every wall second (default 5): a killed operator replays at most that
+OPERATOR_FLAGS = ("--persist-seconds", "1")
 CONSTELLATION = "sso-12"
 LIFECYCLE_TAINTS = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}
 # a kubesat taint and the node condition (type, status) that must hold while it is there
@@ -179,7 +181,7 @@ def test_operator_kills_and_control_plane_restarts_during_drains(
     documents = [d for d in yaml.safe_load_all(SCENARIO.read_text()) if d]
     speedup = next(d for d in documents if d["kind"] == "Constellation")["spec"]["clock"]["speedup"]
     jobs = [d["metadata"]["name"] for d in documents if d["kind"] == "Job"]
-    operator = start_operator(namespace)
+    operator = start_operator(namespace, *OPERATOR_FLAGS)
     for document in documents:
         cluster.create(quantities_as_text(document))
     cluster.ready_nodes(CONSTELLATION, 12, timeout=120)
@@ -208,7 +210,7 @@ def test_operator_kills_and_control_plane_restarts_during_drains(
             in_flight = observer.draining()
             if kind == "kill":
                 operator.kill()
-                operator = start_operator(namespace)
+                operator = start_operator(namespace, *OPERATOR_FLAGS)
                 took = time.monotonic() - waited
             else:
                 before = datetime.now()
