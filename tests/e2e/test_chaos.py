@@ -2,9 +2,10 @@
 server and etcd restarted, and the fleet still does what the simulator predicts.
 
 tests/data/parity-12.yaml (12 satellites, an eclipse every orbit, radiation upsets, a
-PodDisruptionBudget that refuses drains) runs through the operator for three simulated
-hours at 120x (about 95 wall seconds). Meanwhile, at seeded random moments, each taken
-when a drain is in flight (a pod being evicted) when one comes within a few seconds:
+PodDisruptionBudget that refuses drains) runs through the operator at 120x for at least
+three simulated hours, until the last disruption is done (two to three wall minutes).
+Meanwhile, at seeded random moments, each taken when a drain is in flight (a pod being
+evicted) when one comes within a few seconds:
 
 - the operator is SIGKILLed and started again, KILLS times;
 - kube-apiserver is restarted once, and etcd once (same ports, same data).
