@@ -13,7 +13,10 @@ install: ## install kubesat with its development tools (editable)
 simulate: install ## the main job: simulate the example constellation under every policy
 	kubesat simulate examples/sso-12.yaml --duration 24h --policy all --json out/sso-12.json --plots out/plots
 
-test: install controlplane ## run all tests: unit, real control plane, Prometheus, helm
+deps: ## install the Debian packages the tests need (prometheus, promtool, openssl, shellcheck; sudo when not root)
+	deploy/install-system-packages.sh
+
+test: deps install controlplane ## install everything the tests need, then run all tests: unit, real control plane, Prometheus, helm
 	$(PYTHON) -m pytest -q
 
 test-unit: ## run the fast unit tests only (no cluster needed)
@@ -27,9 +30,10 @@ lint: ## ruff, formatting and the pure-core import contract
 bench: ## run the benchmarks (print measured ratios)
 	$(PYTHON) benchmarks/propagation.py
 
-.PHONY: help install simulate test test-unit lint bench
+.PHONY: help deps install simulate test test-unit lint bench
 
 controlplane: ## build kube-apiserver, controller-manager, scheduler, etcd, kubectl, helm from pinned Go modules (cached)
+	@command -v go >/dev/null || { echo "Go is required to build the control plane (apt-get install golang-go, or go.dev)" >&2; exit 1; }
 	deploy/controlplane/build.sh
 
 cluster-up: controlplane ## start the local control plane in the background and print its KUBECONFIG

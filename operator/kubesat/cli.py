@@ -24,17 +24,17 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def positive_number(flag: str, unit: str = "") -> Callable[[str], float]:
-    """An argparse type: a number > 0, the error naming the flag."""
+def positive_number(unit: str = "") -> Callable[[str], float]:
+    """An argparse type: a number > 0 (argparse itself names the flag in the error)."""
     suffix = f" {unit}" if unit else ""
 
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag}: must be a number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
         if not value > 0:
-            raise argparse.ArgumentTypeError(f"{flag}: must be > 0{suffix}, got {text}")
+            raise argparse.ArgumentTypeError(f"must be > 0{suffix}, got {text}")
         return value
 
     return parse
@@ -55,9 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fc.add_argument("--tle", required=True, type=Path, help="TLE file (3-line or 2-line sets)")
     fc.add_argument("--start", required=True, help="start instant, e.g. 2026-11-24T00:00:00Z")
-    fc.add_argument(
-        "--hours", type=positive_number("--hours"), default=24.0, help="span (default 24)"
-    )
+    fc.add_argument("--hours", type=positive_number(), default=24.0, help="span (default 24)")
     fc.add_argument(
         "--station",
         action="append",
@@ -67,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fc.add_argument(
         "--step",
-        type=positive_number("--step", "seconds"),
+        type=positive_number("seconds"),
         default=10.0,
         help="sampling step in seconds before boundary refinement (default 10)",
     )

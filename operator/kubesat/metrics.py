@@ -58,6 +58,9 @@ FAILURE_REASONS: Final = ("power", "sefi", "latchup")
 SCHEDULING_RESULTS: Final = ("bound", "unschedulable", "error")
 RECONCILE_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 SCHEDULING_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+API_BUCKETS: Final = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0
+)  # fmt: skip
 
 
 def kubesat_version() -> str:
@@ -294,6 +297,14 @@ class OperatorMetrics:
             registry=registry,
             buckets=SCHEDULING_BUCKETS,
         )
+        self.api_duration = Histogram(
+            "kubesat_api_request_duration_seconds",
+            "Time a Kubernetes API call of the operator took, seen from the operator (the "
+            "request alone, not its wait in the write queue), by verb and resource.",
+            ["verb", "resource"],
+            registry=registry,
+            buckets=API_BUCKETS,
+        )
         self.api_errors = Counter(
             "kubesat_api_errors",
             "Kubernetes API calls that failed, by verb, resource and HTTP status code.",
@@ -316,6 +327,10 @@ class OperatorMetrics:
     def observe_scheduling(self, result: str, seconds: float) -> None:
         """``result``: bound, unschedulable or error."""
         self.scheduling_duration.labels(result=result).observe(seconds)
+
+    def observe_api(self, verb: str, resource: str, seconds: float) -> None:
+        """One API call's duration, e.g. ``("patch", "nodes/status", 0.004)``."""
+        self.api_duration.labels(verb=verb, resource=resource).observe(seconds)
 
     def count_api_error(self, verb: str, resource: str, code: int | str) -> None:
         """One failed API call, e.g. ``("patch", "nodes", 409)``; code 0 for no response."""

@@ -10,7 +10,8 @@ the operator's log shows a request the RBAC refused.
 - `operator_kubeconfig` (session): the ServiceAccount's kubeconfig.
 - `e2e_namespace` (module) / `namespace` (test): where a scenario's objects live.
 - `start_operator`: starts operators (`Operator`), stops them at the end of the test after
-  deleting the scenario's Constellations (so their Nodes go too).
+  deleting the scenario's Constellations (so their Nodes go too); `operators` is the group
+  itself (a test that restarts the API server says when, see `Operators.restarting`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ GROUP, VERSION = "kubesat.io", "v1alpha1"
 SYSTEM_NAMESPACE = "kubesat-e2e-system"
 SERVICE_ACCOUNT = "kubesat-operator"
 CLUSTER_ROLE = "kubesat-e2e-operator"
+AUTHORIZER_WARMUP = timedelta(seconds=15)  # after an API server restart
 
 
 # -- cluster-wide setup ----------------------------------------------------------------
@@ -182,7 +185,8 @@ def e2e_namespace(kube_cluster: Any) -> Iterator[str]:
 
 
 class Operator:
-    """`kubesat operator` as a subprocess, with the ServiceAccount's kubeconfig."""
+    """`kubesat operator` as a subprocess, with the ServiceAccount's kubeconfig; it watches
+    `namespace`, or every namespace when that is empty (the chart's default)."""
 
     def __init__(self, kubeconfig: Path, namespace: str, log: Path, *extra: str) -> None:
         self.kubeconfig = kubeconfig
@@ -202,8 +206,7 @@ class Operator:
             "-m",
             "kubesat.cli",
             "operator",
-            "--namespace",
-            self.namespace,
+            *(["--namespace", self.namespace] if self.namespace else ["--all-namespaces"]),
             "--kubeconfig",
             str(self.kubeconfig),
             "--liveness-port",
@@ -270,6 +273,26 @@ class Operators:
         self.log_dir = log_dir
         self.started: list[Operator] = []
         self.namespaces: set[str] = set()
+        self.restarts: list[tuple[datetime, datetime]] = []
+
+    def restarting(self, started: datetime, ended: datetime) -> None:
+        """The API server was restarted between these local times: until its authorizer
+        has loaded the roles again it refuses every request ("clusterrole ... not found"),
+        which is no permission the operator lacks."""
+        self.restarts.append((started, ended + AUTHORIZER_WARMUP))
+
+    def _refusals(self, log: str) -> list[str]:
+        """Log lines of refused requests, but those while the API server restarted (a line
+        without a time of its own belongs to the record above it)."""
+        refused = []
+        when: datetime | None = None
+        for line in log.splitlines():
+            with contextlib.suppress(ValueError):
+                when = datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f")
+            restarting = when is not None and any(a <= when <= b for a, b in self.restarts)
+            if "orbidden" in line and not restarting:
+                refused.append(line)
+        return refused
 
     def start(self, namespace: str, *extra: str) -> Operator:
         log = self.log_dir / f"operator-{len(self.started)}.log"
@@ -327,9 +350,7 @@ class Operators:
         if show_logs:
             for op in self.started:
                 print(f"----- operator log {op.log_path} -----\n{op.tail(300)}")
-        refused = [
-            line for op in self.started for line in op.log().splitlines() if "orbidden" in line
-        ]
+        refused = [line for op in self.started for line in self._refusals(op.log())]
         assert not refused, (
             "the operator made a request its ServiceAccount may not make:\n"
             + "\n".join(refused[:20])
@@ -337,14 +358,20 @@ class Operators:
 
 
 @pytest.fixture
-def start_operator(
+def operators(
     operator_kubeconfig: Path, kube_cluster: Any, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[Callable[..., Operator]]:
-    """`start_operator(namespace, *flags)`; stopped after the test's Constellations are gone."""
-    operators = Operators(operator_kubeconfig, tmp_path)
-    yield operators.start
+) -> Iterator[Operators]:
+    """The test's operators; closed after the test's Constellations are gone."""
+    group = Operators(operator_kubeconfig, tmp_path)
+    yield group
     report = getattr(request.node, "rep_call", None)
-    operators.close(kube_cluster, show_logs=report is None or report.failed)
+    group.close(kube_cluster, show_logs=report is None or report.failed)
+
+
+@pytest.fixture
+def start_operator(operators: Operators) -> Callable[..., Operator]:
+    """`start_operator(namespace, *flags)`; stopped after the test's Constellations are gone."""
+    return operators.start
 
 
 @pytest.hookimpl(hookwrapper=True)

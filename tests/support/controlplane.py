@@ -419,6 +419,45 @@ class LocalControlPlane:
         atexit.unregister(self.stop)
         return pids
 
+    def restart_etcd(self, down_seconds: float = 0.0, timeout: float = STARTUP_TIMEOUT_S) -> float:
+        """Stop etcd, wait `down_seconds`, start it again (same port, same data dir); return
+        when it and the API server are healthy. Returns the seconds etcd was away."""
+        return self._restart("etcd", self._etcd_args, self._etcd_healthy, down_seconds, timeout)
+
+    def restart_apiserver(
+        self, down_seconds: float = 0.0, timeout: float = STARTUP_TIMEOUT_S
+    ) -> float:
+        """Stop kube-apiserver, wait `down_seconds`, start it again (same port, same flags);
+        return when it is ready. Returns the seconds it was away."""
+        ready = self._https_ok(self.ports["apiserver"], "/readyz")
+        return self._restart("kube-apiserver", self._apiserver_args, ready, down_seconds, timeout)
+
+    def _restart(
+        self,
+        name: str,
+        args: Callable[[], list[str]],
+        healthy: Callable[[], bool],
+        down_seconds: float,
+        timeout: float,
+    ) -> float:
+        index = next(i for i, p in enumerate(self._procs) if p.name == name)
+        old = self._procs.pop(index)
+        started = time.monotonic()
+        stop_process_groups([old.popen.pid])
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            old.popen.wait(timeout=1)
+        time.sleep(down_seconds)
+        self._spawn(name, args())
+        self._procs.insert(index, self._procs.pop())  # keep the start order for stop()
+        deadline = time.monotonic() + timeout
+        self._wait(f"{name} after a restart", healthy, deadline)
+        self._wait(
+            "kube-apiserver /readyz after a restart",
+            self._https_ok(self.ports["apiserver"], "/readyz"),
+            deadline,
+        )
+        return time.monotonic() - started
+
     def pids(self) -> dict[str, int]:
         return {p.name: p.popen.pid for p in self._procs}
 

@@ -33,7 +33,13 @@ CHART = ROOT / "charts" / "kubesat"
 PERMISSIONS = ROOT / "operator" / "kubesat" / "k8s" / "permissions.py"
 SYNC = ROOT / "deploy" / "sync-chart-assets.sh"
 DOCKERFILE = ROOT / "Dockerfile"
-SHELL_SCRIPTS = [SYNC, ROOT / "deploy" / "kind" / "up.sh", ROOT / "deploy" / "kind" / "down.sh"]
+SHELL_SCRIPTS = [
+    SYNC,
+    ROOT / "deploy" / "kind" / "up.sh",
+    ROOT / "deploy" / "kind" / "down.sh",
+    ROOT / "deploy" / "install-system-packages.sh",
+    ROOT / ".ci" / "run",
+]
 
 
 def cluster_rules() -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:

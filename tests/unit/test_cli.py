@@ -115,8 +115,10 @@ def test_forecast_bad_tle_is_one_line_exit_2(capsys, tmp_path, tle, message):
     ("argv", "message"),
     [
         (["--station", "Pole:95:0"], "latitudeDeg: must be within [-90, 90], got 95"),
-        (["--hours", "0"], "--hours: must be > 0"),
-        (["--hours", "-3"], "--hours: must be > 0"),
+        (["--hours", "0"], "argument --hours: must be > 0, got 0"),
+        (["--hours", "-3"], "argument --hours: must be > 0, got -3"),
+        (["--hours", "soon"], "argument --hours: must be a number, got 'soon'"),
+        (["--step", "-60"], "argument --step: must be > 0 seconds, got -60"),
         (["--start", "yesterday"], "--start: expected an ISO 8601 UTC time"),
     ],
 )
@@ -131,6 +133,8 @@ def test_forecast_bad_arguments_name_the_field(capsys, argv, message):
     err = capsys.readouterr().err
     assert code == 2
     assert message in err
+    if message.startswith("argument "):  # argparse names the flag once, the message not again
+        assert err.split("error:", 1)[1].count(argv[0]) == 1
     assert "Traceback" not in err
 
 
@@ -239,7 +243,9 @@ def test_simulate_bad_duration_and_missing_file(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["simulate", str(ROOT / "examples" / "sso-12.yaml"), "--duration", "soon"])
     assert exit_info.value.code == 2
-    assert "--duration: expected a positive duration" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "argument --duration: expected a positive duration" in err
+    assert err.split("error:", 1)[1].count("--duration") == 1
     code, _, err = run(capsys, "simulate", str(tmp_path / "missing.yaml"))
     assert code == 2
     assert "cannot read" in err

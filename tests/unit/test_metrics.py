@@ -175,7 +175,11 @@ def test_metric_types():
         "kubesat_jobs_completed",
         "kubesat_api_errors",
     }
-    histograms = {"kubesat_reconcile_duration_seconds", "kubesat_scheduling_duration_seconds"}
+    histograms = {
+        "kubesat_reconcile_duration_seconds",
+        "kubesat_scheduling_duration_seconds",
+        "kubesat_api_request_duration_seconds",
+    }
     for name, kind in types.items():
         expected = "counter" if name in counters else "histogram" if name in histograms else "gauge"
         assert kind == expected, name
@@ -298,6 +302,10 @@ def test_operator_metrics():
     )
     errors = {"verb": "patch", "resource": "nodes", "code": "409"}
     assert value("kubesat_api_errors_total", errors) == 2
+    metrics.observe_api("patch", "nodes/status", 0.004)
+    call = {"verb": "patch", "resource": "nodes/status"}
+    assert value("kubesat_api_request_duration_seconds_bucket", {**call, "le": "0.005"}) == 1
+    assert value("kubesat_api_request_duration_seconds_bucket", {**call, "le": "0.0025"}) == 0
 
 
 def test_serve_exposes_the_registry():

@@ -5,7 +5,8 @@ Writes are level-based: each is keyed by the object (and subresource) it sets, a
 queued for a key that has not started yet is replaced by the newer one (latest wins), so a
 burst of changes to one object costs one request. A bounded number of requests run at
 once; leases and pod status go first. Every request is counted by verb and resource,
-which the scale benchmark and the metrics read.
+which the scale benchmark and the metrics read, and timed when metrics are on
+(`kubesat_api_request_duration_seconds`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 import itertools
 import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -94,11 +96,28 @@ class Api:
         loop = asyncio.get_running_loop()
         self.requests[(verb, resource)] += 1
         try:
-            return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+            return await loop.run_in_executor(
+                self._pool, self._timed(verb, resource, lambda: fn(*args, **kwargs))
+            )
         except Exception as error:
             if self.metrics is not None:
                 self.metrics.count_api_error(verb, resource, status_of(error))
             raise
+
+    def _timed(self, verb: str, resource: str, call: Callable[[], Any]) -> Callable[[], Any]:
+        """`call`, its duration (in its worker thread: the request alone) observed."""
+        metrics = self.metrics
+        if metrics is None:
+            return call
+
+        def timed() -> Any:
+            started = time.perf_counter()
+            try:
+                return call()
+            finally:
+                metrics.observe_api(verb, resource, time.perf_counter() - started)
+
+        return timed
 
     # -- the write queue ---------------------------------------------------------------
 
@@ -149,7 +168,9 @@ class Api:
             result, failure = None, None
             self.requests[(write.verb, write.resource)] += 1
             try:
-                result = await loop.run_in_executor(self._pool, write.call)
+                result = await loop.run_in_executor(
+                    self._pool, self._timed(write.verb, write.resource, write.call)
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as error:

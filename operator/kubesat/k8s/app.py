@@ -4,7 +4,9 @@
 `api` (the client and its write queue), `fleets` (one FleetRuntime per Constellation),
 `scheduler` (kubesat-scheduler), `snapshots` (the latest
 FleetSnapshot per constellation, "namespace/name" -> snapshot, for the metrics), and the
-`options`. Durable state lives in the cluster (Constellation status, Job annotations).
+`options`, and `orphans` (the task that collects what Constellations that are gone left:
+`kubesat.k8s.orphans`, on startup and periodically). Durable state lives in the cluster
+(Constellation status, Job annotations).
 Importing this module registers every handler.
 """
 
@@ -21,6 +23,7 @@ import kopf
 from kubesat.k8s import constellation, indexes  # noqa: F401  (registers the handlers)
 from kubesat.k8s.api import Api, close_api_client, new_api_client
 from kubesat.k8s.events import EventRecorder
+from kubesat.k8s.orphans import collect_forever
 from kubesat.k8s.scheduler import Scheduler
 
 logger = logging.getLogger("kubesat.operator")
@@ -82,6 +85,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     memo.api_log = asyncio.create_task(_log_requests(memo.api), name="kubesat-api-log")
     memo.events = EventRecorder(memo.api, instance=socket.gethostname())
     memo.scheduler = Scheduler(memo.api, memo.events, metrics)
+    # in the background: an API server that is away does not hold the operator's start
+    memo.orphans = asyncio.create_task(collect_forever(memo.api), name="kubesat-orphans")
 
 
 @kopf.on.cleanup(id="cleanup")
@@ -94,11 +99,11 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         if fleet.prepared:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(fleet.task_done.wait(), timeout=10)
-    task = getattr(memo, "api_log", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    for task in (getattr(memo, "api_log", None), getattr(memo, "orphans", None)):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     api = getattr(memo, "api", None)
     if api is not None:
         await api.drain(timeout=10)

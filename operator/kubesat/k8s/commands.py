@@ -67,21 +67,21 @@ def add_operator_parser(commands: Any) -> None:
     tuning = op.add_argument_group("tuning")
     tuning.add_argument(
         "--lease-renew-seconds",
-        type=positive_number("--lease-renew-seconds", "seconds"),
+        type=positive_number("seconds"),
         default=15.0,
         metavar="S",
         help="node Lease renewal period, wall seconds (default 15; kubelets use 10)",
     )
     tuning.add_argument(
         "--persist-seconds",
-        type=positive_number("--persist-seconds", "seconds"),
+        type=positive_number("seconds"),
         default=5.0,
         metavar="S",
         help="how often durable state is written, wall seconds (default 5)",
     )
     tuning.add_argument(
         "--status-refresh-seconds",
-        type=positive_number("--status-refresh-seconds", "seconds"),
+        type=positive_number("seconds"),
         default=60.0,
         metavar="S",
         help="Satellite battery/position refresh period when nothing else changes (default 60)",

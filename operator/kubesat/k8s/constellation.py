@@ -14,8 +14,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import Any
+from typing import Any, Final
 
 import kopf
 
@@ -25,6 +26,9 @@ from kubesat.k8s.satellites import satellite_names
 from kubesat.spec import API_VERSION, GROUP, VERSION, SpecError, parse_constellation
 
 logger = logging.getLogger("kubesat.constellation")
+
+SETTLE_SECONDS: Final = 30.0  # longest wait for a deleted fleet's writes in flight
+SETTLE_POLL_SECONDS: Final = 0.1
 
 
 def manifest(body: kopf.Body) -> dict[str, Any]:
@@ -165,8 +169,23 @@ async def cleanup(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -
     fleet = memo.fleets.pop((namespace, name), None)
     if fleet is not None:
         await fleet.stop()
+        await _settle(memo.api, fleet)
     memo.snapshots.pop(f"{namespace}/{name}", None)
     await _delete_nodes(memo, namespace, name, keep=set())
+
+
+async def _settle(api: Any, fleet: FleetRuntime) -> None:
+    """Wait for the fleet's loop to end and its queued Node and Lease writes to be sent, so
+    no Node is created after the list that deletes them (a Constellation deleted while its
+    Nodes were being registered)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_SECONDS
+    if fleet.prepared:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fleet.task_done.wait(), timeout=SETTLE_SECONDS)
+    keys = [(kind, node) for node in fleet.names for kind in ("node", "lease")]
+    while any(api.pending(key) for key in keys) and loop.time() < deadline:
+        await asyncio.sleep(SETTLE_POLL_SECONDS)
 
 
 async def _delete_nodes(memo: Any, namespace: str, name: str, keep: set[str]) -> None:

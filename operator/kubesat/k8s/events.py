@@ -1,16 +1,15 @@
 """Kubernetes Events from the operator's loops (Kopf's `kopf.event` needs a handler's context).
 
 Events go through the write queue at the lowest priority; the same message about the same
-object within `repeat_seconds` is posted once (like the kubelet's event aggregation). When
-the API server falls behind, at most `MAX_QUEUED_EVENTS` wait in the queue and newer ones
-are dropped and counted, as client-go's event broadcaster drops them when its queue is full:
-an Event is never worth an unbounded queue.
+object within `repeat_seconds` is posted once (like the kubelet's event aggregation), and
+while `max_queued` Events wait to be sent, more are dropped and counted (as client-go's
+event broadcaster drops beyond its queue of 1000): Events are for people, never worth
+holding back the writes the fleet needs.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import time
 import uuid
 from datetime import UTC, datetime
@@ -19,20 +18,26 @@ from typing import Any, Final
 from kubesat.k8s.api import LAZY, Api
 
 COMPONENT = "kubesat-operator"
-MAX_QUEUED_EVENTS: Final = 1000  # client-go's maxQueuedEvents
-logger = logging.getLogger("kubesat.events")
+MAX_QUEUED_EVENTS: Final = 1000
 
 
 class EventRecorder:
     """Posts core/v1 Events about pods, Satellites, Constellations."""
 
-    def __init__(self, api: Api, instance: str, repeat_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        api: Api,
+        instance: str,
+        repeat_seconds: float = 60.0,
+        max_queued: int = MAX_QUEUED_EVENTS,
+    ) -> None:
         self.api = api
         self.instance = instance
         self.repeat = repeat_seconds
-        self.recent: dict[tuple[str, str, str], float] = {}
-        self.queued: set[str] = set()  # names of Events waiting in the write queue
+        self.max_queued = max_queued
+        self.queued = 0
         self.dropped = 0
+        self.recent: dict[tuple[str, str, str], float] = {}
 
     def __call__(
         self,
@@ -48,14 +53,8 @@ class EventRecorder:
         now = time.monotonic()
         if now - self.recent.get(key, -1e18) < self.repeat:
             return
-        if len(self.queued) >= MAX_QUEUED_EVENTS:
+        if self.queued >= self.max_queued:
             self.dropped += 1
-            if self.dropped == 1 or self.dropped % MAX_QUEUED_EVENTS == 0:
-                logger.warning(
-                    "the API server is behind: %d Events dropped (%d queued)",
-                    self.dropped,
-                    len(self.queued),
-                )
             return
         self.recent[key] = now
         if len(self.recent) > 10000:
@@ -88,13 +87,15 @@ class EventRecorder:
             "count": 1,
         }
         event: Any = body  # the client takes a plain manifest as well as a CoreV1Event
-        name = str(body["metadata"]["name"])
-        self.queued.add(name)
+        self.queued += 1
         self.api.submit(
-            ("event", name),
+            ("event", body["metadata"]["name"]),
             "create",
             "events",
             functools.partial(self.api.core.create_namespaced_event, namespace, event),
             priority=LAZY,
-            on_done=lambda _result, _error: self.queued.discard(name),
+            on_done=self._sent,
         )
+
+    def _sent(self, _result: Any, _error: BaseException | None) -> None:
+        self.queued -= 1

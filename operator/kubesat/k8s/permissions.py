@@ -11,9 +11,11 @@ fail on any refused request):
 - satellites: watched (an index), created from a Constellation, the fault-injection
   annotation removed (patch), deleted when a spec change drops a satellite; status written.
 - nodes: one per satellite, created, read (taints are merged with the node-lifecycle
-  controller's), patched (taints), listed and deleted by label on Constellation deletion;
-  nodes/status: conditions and allocatable GPUs.
-- leases (kube-node-lease): the node heartbeats, created and renewed.
+  controller's), patched (taints), listed and deleted by label on Constellation deletion
+  and when their Constellation is gone (`orphans`); nodes/status: conditions and
+  allocatable GPUs.
+- leases (kube-node-lease): the node heartbeats, created and renewed; listed and deleted
+  when their Node is gone (`orphans`).
 - pods: watched (an index); created (bound) for the Jobs kubesat's Job controller runs;
   deleted with grace 0 once stopped (as a kubelet confirms a termination); pods/status:
   Running, Succeeded, Failed (the pod runtime), PodScheduled (kubesat-scheduler);
@@ -37,7 +39,7 @@ CLUSTER_RULES: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
     ("kubesat.io", ("constellations/status", "satellites/status"), ("patch",)),
     ("", ("nodes",), ("get", "list", "create", "patch", "delete")),
     ("", ("nodes/status",), ("patch",)),
-    ("coordination.k8s.io", ("leases",), ("create", "patch")),
+    ("coordination.k8s.io", ("leases",), ("list", "create", "patch", "delete")),
     ("", ("pods",), ("list", "watch", "create", "delete")),
     ("", ("pods/status",), ("patch",)),
     ("", ("pods/binding",), ("create",)),

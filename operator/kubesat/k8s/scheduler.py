@@ -7,7 +7,8 @@ forecast runway, free healthy GPUs (pods bound but not yet running count as allo
 ground link, radiation. It also honours taints and tolerations and `nodeSelector`. A pod
 goes to the best-scoring satellite of any constellation, through the Binding subresource.
 A pod that fits nowhere stays Pending with a `FailedScheduling` Event (and a PodScheduled
-condition) that says how many satellites failed for which reason.
+condition) that says how many satellites failed for which reason, written at most once a
+minute per pod.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kubesat.core.policy import feasible, required_runway_seconds, runway_seconds, score
-from kubesat.k8s.api import URGENT, status_of
+from kubesat.k8s.api import NORMAL, URGENT, status_of
 from kubesat.k8s.objects import JobInfo, PodInfo
 
 if TYPE_CHECKING:
@@ -108,9 +109,13 @@ class Scheduler:
                 if a.fleet == key:
                     allocated[a.sat] += a.gpus
             views[key] = fleet.view(allocated)
+        # pods that ask for the same as one that found no satellite in this pass find none
+        # either (placements only take capacity): thousands of pending pods of one Job cost
+        # one search, as the default scheduler's equivalence classes
+        failed: dict[Any, tuple[int, Counter[str]]] = {}
         for pod in sorted(pending, key=lambda p: (p.created, p.name)):
             started = time.perf_counter()
-            self._place(pod, live, views, jobs_index, wall)
+            self._place(pod, live, views, jobs_index, wall, failed)
             if self.metrics is not None:
                 result = "bound" if pod.uid in self.assumed else "unschedulable"
                 self.metrics.observe_scheduling(result, time.perf_counter() - started)
@@ -133,8 +138,13 @@ class Scheduler:
         views: dict[tuple[str, str], Any],
         jobs_index: Any,
         wall: float,
+        failed: dict[Any, tuple[int, Counter[str]]],
     ) -> None:
         interval, write = self._needs(pod, jobs_index)
+        asks = (pod.gpus, pod.needs_link, interval, write, pod.tolerations, pod.node_selector)
+        if asks in failed:
+            self._unschedulable(pod, *failed[asks], wall)
+            return
         reasons: Counter[str] = Counter()
         best: tuple[float, tuple[str, str], int] | None = None
         total = 0
@@ -156,6 +166,7 @@ class Scheduler:
             if best is None or points[i] > best[0]:
                 best = (float(points[i]), key, i)
         if best is None:
+            failed[asks] = (total, reasons)
             self._unschedulable(pod, total, reasons, wall)
             return
         _, key, i = best
@@ -213,8 +224,10 @@ class Scheduler:
         else:
             parts = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
             message = f"0/{total} nodes are available: {parts}."
+        # once per pod per EVENT_REPEAT_SECONDS, whatever the counts in the message say
+        # (they move every step; thousands of pending pods would flood the API with them)
         last = self.reported.get(pod.uid)
-        if last is not None and last[0] == message and wall - last[1] < EVENT_REPEAT_SECONDS:
+        if last is not None and wall - last[1] < EVENT_REPEAT_SECONDS:
             return
         self.reported[pod.uid] = (message, wall)
         self.event(pod.reference(), "Warning", "FailedScheduling", message, component=NAME)
@@ -235,7 +248,7 @@ class Scheduler:
             "patch",
             "pods/status",
             lambda: self.api.core.patch_namespaced_pod_status(pod.name, pod.namespace, body),
-            priority=URGENT,
+            priority=NORMAL,  # after the heartbeats and the pods that run
         )
 
     def _bind(self, pod: PodInfo, node: str) -> None:

@@ -21,7 +21,7 @@ def parse_duration(text: str) -> float:
     match = DURATION.match(text)
     if not match or float(match.group(1)) <= 0:
         raise argparse.ArgumentTypeError(
-            f"--duration: expected a positive duration such as 24h, 90m or 2d, got {text!r}"
+            f"expected a positive duration such as 24h, 90m or 2d, got {text!r}"
         )
     return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
