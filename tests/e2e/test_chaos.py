@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kubesat.k8s.state_store import read_state
 from kubesat.sim.run import load_scenario, prepare, simulate
 from tests.e2e.conftest import Cluster, Operators
 from tests.e2e.test_parity import SCENARIO, close, quantities_as_text
@@ -193,7 +194,7 @@ def test_operator_kills_and_control_plane_restarts_during_drains(
             status = cluster.constellation(CONSTELLATION).get("status", {})
         except Exception:
             return 0  # the API server is away
-        return int((status.get("state") or {}).get("step", 0))
+        return int((status.get("stateRef") or {}).get("step", 0))
 
     span = SIMULATED_SECONDS / speedup
     plan = disruption_plan(random.Random(SEED), span)
@@ -230,7 +231,7 @@ def test_operator_kills_and_control_plane_restarts_during_drains(
     time.sleep(SETTLE_SECONDS)
     problems = wait_for_no_node_problems(cluster)
     operator.stop()  # a graceful stop persists the final state
-    state = cluster.constellation(CONSTELLATION)["status"]["state"]
+    state = read_state(cluster.core, namespace, cluster.constellation(CONSTELLATION)["status"])
     steps = int(state["step"])
     counters = state["counters"]
     completed = sum(sum(job["progress"]) for job in state["jobs"].values())
