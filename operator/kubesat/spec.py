@@ -22,6 +22,13 @@ from kubesat.core.orbits import (
     walker_delta,
 )
 from kubesat.core.power import PowerSystem
+from kubesat.core.thermal import (
+    EARTH_ALBEDO,
+    EARTH_IR_W_PER_M2,
+    KELVIN_AT_ZERO_CELSIUS,
+    ThermalSystem,
+    earth_view_factor_horizontal_plate,
+)
 from kubesat.core.timebase import parse_utc
 from kubesat.core.upsets import UpsetModel
 from kubesat.core.workloads import JobSpec
@@ -79,6 +86,7 @@ class ConstellationSpec:
     policy: str
     predictive_margin_seconds: float = 60.0
     payload_restart_seconds: float = 300.0
+    thermal: ThermalSystem | None = None  # spec.thermal; None: heat never limits the GPUs
 
 
 def _get(
@@ -231,6 +239,8 @@ def parse_constellation(manifest: Mapping[str, Any]) -> ConstellationSpec:
         raise SpecError(f"spec.policy: must be one of {', '.join(POLICIES)}, got {policy!r}")
     scheduling = _mapping(spec, "scheduling", "spec", {})
     margin = _number(scheduling, "predictiveMarginSeconds", "spec.scheduling", 60.0, minimum=0)
+    thermal_spec = _get(spec, "thermal", "spec", None, dict)
+    thermal = None if thermal_spec is None else _parse_thermal(thermal_spec, satellites)
     return ConstellationSpec(
         name=name,
         satellites=tuple(satellites),
@@ -242,7 +252,89 @@ def parse_constellation(manifest: Mapping[str, Any]) -> ConstellationSpec:
         policy=policy,
         predictive_margin_seconds=margin,
         payload_restart_seconds=restart,
+        thermal=thermal,
     )
+
+
+# defaults of spec.thermal (stated assumptions, README "Heat")
+DEFAULT_EMISSIVITY: Final = 0.9  # white paint or optical solar reflectors, beginning of life
+DEFAULT_SOLAR_ABSORPTIVITY: Final = 0.2  # the same coatings (Gilmore 2002, appendix A)
+DEFAULT_MAX_TEMPERATURE_C: Final = 60.0  # coolant loop feeding GPU cold plates
+DEFAULT_MIN_TEMPERATURE_C: Final = -10.0  # lowest non-operating payload temperature
+DEFAULT_INITIAL_TEMPERATURE_C: Final = 20.0
+
+
+def _parse_thermal(thermal: Mapping[str, Any], satellites: list[SatelliteOrbit]) -> ThermalSystem:
+    """`spec.thermal`: the lumped thermal mass and radiator of every satellite."""
+    path = "spec.thermal"
+    altitude_km = sum(s.perigee_altitude_km for s in satellites) / max(len(satellites), 1)
+    two_sided = _get(thermal, "twoSided", path, True, bool)
+
+    def celsius(key: str, default: float) -> float:
+        value = _number(thermal, key, path, default, minimum=-270, maximum=1000)
+        return value + KELVIN_AT_ZERO_CELSIUS
+
+    max_k = celsius("maxTemperatureC", DEFAULT_MAX_TEMPERATURE_C)
+    min_k = celsius("minTemperatureC", DEFAULT_MIN_TEMPERATURE_C)
+    initial_k = celsius("initialTemperatureC", DEFAULT_INITIAL_TEMPERATURE_C)
+    if not min_k < max_k:
+        raise SpecError(
+            f"{path}.minTemperatureC: must be below maxTemperatureC "
+            f"{max_k - KELVIN_AT_ZERO_CELSIUS:g}, got {min_k - KELVIN_AT_ZERO_CELSIUS:g}"
+        )
+    if not min_k <= initial_k <= max_k:
+        raise SpecError(
+            f"{path}.initialTemperatureC: must be within [minTemperatureC, maxTemperatureC] "
+            f"= [{min_k - KELVIN_AT_ZERO_CELSIUS:g}, {max_k - KELVIN_AT_ZERO_CELSIUS:g}], "
+            f"got {initial_k - KELVIN_AT_ZERO_CELSIUS:g}"
+        )
+    try:
+        return ThermalSystem(
+            heat_capacity_j_per_k=_number(
+                thermal, "heatCapacityJPerK", path, minimum=0, exclusive_minimum=True
+            ),
+            radiator_area_m2=_number(
+                thermal, "radiatorAreaM2", path, minimum=0, exclusive_minimum=True
+            ),
+            emissivity=_number(
+                thermal,
+                "emissivity",
+                path,
+                DEFAULT_EMISSIVITY,
+                minimum=0,
+                maximum=1,
+                exclusive_minimum=True,
+            ),
+            two_sided=bool(two_sided),
+            solar_absorptivity=_number(
+                thermal,
+                "solarAbsorptivity",
+                path,
+                DEFAULT_SOLAR_ABSORPTIVITY,
+                minimum=0,
+                maximum=1,
+            ),
+            sunlit_area_m2=_number(thermal, "sunlitAreaM2", path, 0.0, minimum=0),
+            earth_view_factor=_number(
+                thermal,
+                "earthViewFactor",
+                path,
+                earth_view_factor_horizontal_plate(max(altitude_km, 1.0)),
+                minimum=0,
+                maximum=1,
+            ),
+            earth_ir_w_per_m2=_number(
+                thermal, "earthInfraredWPerM2", path, EARTH_IR_W_PER_M2, minimum=0
+            ),
+            albedo=_number(thermal, "albedo", path, EARTH_ALBEDO, minimum=0, maximum=1),
+            max_temperature_k=max_k,
+            min_temperature_k=min_k,
+            initial_temperature_k=initial_k,
+        )
+    except SpecError:
+        raise
+    except ValueError as error:
+        raise _reword(error, path) from None
 
 
 def _parse_clock(clock: Mapping[str, Any]) -> ClockSettings:

@@ -181,9 +181,7 @@ def thermal_step(
     return np.asarray(t, dtype=np.float64)
 
 
-def heat_limit_w(
-    system: ThermalSystem, temperature_k: ArrayLike, dt_seconds: float
-) -> FloatArray:
+def heat_limit_w(system: ThermalSystem, temperature_k: ArrayLike, dt_seconds: float) -> FloatArray:
     """The most heat (W, environment included) a step may take and end at or below the
     maximum temperature: C (T_max - T0) / dt + eps sigma A T_max^4."""
     t0 = np.asarray(temperature_k, dtype=np.float64)
@@ -226,9 +224,7 @@ def seconds_to_max_temperature(
         scale = system.heat_capacity_j_per_k / (2.0 * system.radiative_w_per_k4 * t_eq**3)
         x_max = np.where(hot, t_max / t_eq, 0.0)
         x0 = np.where(hot, np.minimum(t0, t_max) / t_eq, 0.0)
-        seconds = scale * (
-            np.arctanh(x_max) + np.arctan(x_max) - np.arctanh(x0) - np.arctan(x0)
-        )
+        seconds = scale * (np.arctanh(x_max) + np.arctan(x_max) - np.arctanh(x0) - np.arctan(x0))
     out = np.where(hot, np.maximum(seconds, 0.0), np.inf)
     out = np.where(t0 >= t_max, np.where(hot, 0.0, np.inf), out)
     return np.asarray(out, dtype=np.float64)

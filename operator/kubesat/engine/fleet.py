@@ -31,6 +31,13 @@ from kubesat.core.policy import (
     score,
 )
 from kubesat.core.power import EnergyBound, bus_first_step
+from kubesat.core.thermal import (
+    HeatBound,
+    heat_limit_w,
+    heater_w,
+    seconds_to_max_temperature,
+    thermal_step,
+)
 from kubesat.core.upsets import UpsetEvents, UpsetKind
 from kubesat.core.workloads import DisruptionBudget, JobSpec, backoff_seconds
 from kubesat.engine.config import EngineConfig, JobController
@@ -85,6 +92,9 @@ class Counters:
     pods_started: int = 0
     bus_brownout_seconds: float = 0.0  # satellite-seconds with the bus at the hard reserve
     bus_brownouts: int = 0  # times a satellite's bus browned out
+    throttled_gpu_seconds: float = 0.0  # GPU capacity the radiator could not carry
+    thermal_throttles: int = 0  # times a satellite started throttling
+    heater_energy_j: float = 0.0  # drawn by heaters holding the minimum temperature
 
     def add(self, table: dict[str, int], key: str) -> None:
         table[key] = table.get(key, 0) + 1
@@ -128,6 +138,17 @@ class FleetEngine:
         # the proven energy bound of the steps so far (the goodput denominator)
         self.bound = EnergyBound.start(config.power, np.full(n, config.initial_state_of_charge))
         self.counters = Counters()
+        # heat (spec.thermal): one lumped temperature per satellite
+        self.thermal = config.thermal
+        initial_k = self.thermal.initial_temperature_k if self.thermal is not None else 0.0
+        self.temperature_k = np.full(n, initial_k)
+        self.heat_bound = (
+            HeatBound.start(self.thermal, self.temperature_k) if self.thermal else None
+        )
+        self.heat_limit_gpus = np.full(n, g, np.int64)  # GPUs the radiator carries now
+        self.throttling = np.zeros(n, np.bool_)  # heat holds some GPUs off
+        self.heat_rejected_j = np.zeros(n)  # radiated since the start, per satellite
+        self.heater_w = np.zeros(n)
         # jobs
         self.jobs: list[JobSpec] = []
         self.job_keys: list[str] = []
@@ -261,11 +282,16 @@ class FleetEngine:
 
     def view(self, column: Column) -> FleetView:
         """What the policy sees of every satellite now."""
+        busy = self.busy_gpus()
+        free = self.free_gpus()
+        if self.thermal is not None:
+            # GPUs the radiator cannot carry are held off, as a hung GPU is
+            free = np.minimum(free, np.maximum(self.heat_limit_gpus - busy, 0))
         return FleetView(
             illumination=column.illumination,
             soc_wh=self.soc.copy(),
-            busy_gpus=self.busy_gpus(),
-            free_gpus=self.free_gpus(),
+            busy_gpus=busy,
+            free_gpus=free,
             link=column.link,
             high_radiation=column.flux > self.config.saa_flux_threshold,
             seconds_to_shadow=column.seconds_to_shadow,
@@ -273,7 +299,22 @@ class FleetEngine:
             powered=self.powered.copy(),
             ready=self.ready,
             upset=self.upset,
+            thermal_seconds=self.thermal_forecast(),
+            throttling=self.throttling.copy() if self.thermal is not None else None,
         )
+
+    def thermal_forecast(self) -> NDArray[np.float64] | None:
+        """(N, gpus + 1): seconds until the maximum temperature with 0..gpus GPUs busy, in
+        full sunlight (the hotter case) from each satellite's temperature now."""
+        if self.thermal is None:
+            return None
+        p = self.power
+        heat = (
+            p.bus_power_w
+            + np.arange(self.g + 1) * p.gpu_power_w
+            + float(self.thermal.environment_w(1.0))
+        )
+        return seconds_to_max_temperature(self.thermal, self.temperature_k[:, None], heat[None, :])
 
     def required_runway(self, job: int) -> float:
         return required_runway_seconds(
@@ -621,6 +662,11 @@ class FleetEngine:
         draining = np.zeros(self.n, np.int64)
         np.add.at(draining, self.slot_sat[draining_state], self.slot_gpus[draining_state])
         excess = view.busy_gpus - draining - keep
+        busy_after = view.busy_gpus - draining
+        power_keep = None
+        if self.policy == "predictive" and view.thermal_seconds is not None and (excess > 0).any():
+            power_view = FleetView(**{**view.__dict__, "thermal_seconds": None})
+            power_keep = gpus_to_keep(self.policy, self.power, power_view, lead)
         for sat in np.flatnonzero(excess > 0):
             slots = [
                 int(s)
@@ -631,6 +677,8 @@ class FleetEngine:
             slots.sort(key=lambda s: (self.slot_since[s], self.slot_pod[s]))
             if self.policy == "reactive":
                 reason = EvictionReason.UPSET if view.upset[sat] else EvictionReason.ECLIPSE
+            elif power_keep is not None and busy_after[sat] <= power_keep[sat]:
+                reason = EvictionReason.THERMAL  # the power runway alone would keep them
             else:
                 reason = EvictionReason.RUNWAY
             runway = float(
@@ -773,13 +821,27 @@ class FleetEngine:
         return np.repeat(nodes, capacity[nodes])[:count].astype(np.int64)
 
     def _power_step(self, column: Column) -> None:
-        """Advance every battery one step; a shortfall sheds the GPUs (their pods die)."""
+        """Advance every battery one step; a shortfall sheds the GPUs (their pods die).
+        With a thermal model, GPUs the radiator cannot carry are held off first (their
+        pods die too), a heater on the bus holds the minimum temperature, and the
+        temperature follows the heat of the step."""
         now, dt, p = self.now, self.dt, self.power
-        busy = self.busy_gpus()
         solar = column.illumination * p.solar_array_w
         # the bus runs unless the satellite power-cycles (a latch-up); a payload that
         # reboots after a low-voltage disconnect leaves the bus on
         bus = np.where(self.bus_off_until <= now, p.bus_power_w, 0.0)
+        environment_w = np.zeros(self.n)
+        if self.thermal is not None:
+            environment_w = self.thermal.environment_w(column.illumination)
+            self._hold_off_hot_gpus(bus + environment_w)
+            self.heater_w = heater_w(
+                self.thermal,
+                self.temperature_k,
+                bus + environment_w + self.busy_gpus() * p.gpu_power_w,
+                dt,
+            )
+            bus = bus + self.heater_w
+        busy = self.busy_gpus()
         new, short, bus_short = bus_first_step(p, self.soc, solar, bus, busy * p.gpu_power_w, dt)
         lost = (short > EPSILON) & (busy > 0)
         for sat in np.flatnonzero(lost):
@@ -813,7 +875,9 @@ class FleetEngine:
         self.load_w = np.where(lost, bus, bus + busy * p.gpu_power_w)
         self.solar_energy_j += solar * dt
         self.bound.add(column.illumination, dt)
-        self.counters.bound_gpu_seconds = float(self.bound.gpu_seconds().sum())
+        if self.thermal is not None:
+            self._heat_step(column, environment_w)
+        self.counters.bound_gpu_seconds = float(self.bound_gpu_seconds().sum())
         floor = p.battery_wh * p.floor_soc
         restart = floor + POWER_RECOVERY_FRACTION * p.battery_wh
         # low-voltage disconnect: the payload (the node) is off until the battery has
@@ -827,6 +891,70 @@ class FleetEngine:
         self.powered = ~self.restart_pending
         for sat in np.flatnonzero(recovered):
             self.decisions.append(Notice(NoticeKind.POWER_RESTORED, int(sat), now + dt))
+
+    def bound_gpu_seconds(self) -> NDArray[np.float64]:
+        """Per satellite, the proven bound of the steps so far: the energy bound, and with
+        a thermal model the lesser of it and the heat bound (both are upper bounds)."""
+        energy = self.bound.gpu_seconds()
+        if self.heat_bound is None or self.power.gpu_power_w <= 0:
+            return energy
+        heat = self.heat_bound.gpu_joules() / self.power.gpu_power_w
+        return np.asarray(np.minimum(energy, heat), dtype=np.float64)
+
+    def _heat_limit(self, other_w: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Per satellite, the most GPUs whose heat, with `other_w`, ends a step at or below
+        the maximum temperature."""
+        assert self.thermal is not None
+        spare_w = heat_limit_w(self.thermal, self.temperature_k, self.dt) - other_w
+        gpu_w = max(self.power.gpu_power_w, EPSILON)
+        return np.clip(np.floor(spare_w / gpu_w + EPSILON), 0, self.g).astype(np.int64)
+
+    def _hold_off_hot_gpus(self, other_w: NDArray[np.float64]) -> None:
+        """The payload's thermal protection: GPUs beyond what the radiator carries this step
+        are switched off; their pods die (the ones with the least unsaved work first)."""
+        allowed = self._heat_limit(other_w)
+        busy = self.busy_gpus()
+        for sat in np.flatnonzero(busy > allowed):
+            slots = [int(s) for s in np.unique(self.gpu_owner[sat][self.gpu_owner[sat] >= 0])]
+            slots.sort(key=lambda s: (self.slot_since[s], self.slot_pod[s]))
+            killed, lost_work, left = [], 0.0, int(busy[sat])
+            for slot in slots:
+                if left <= allowed[sat]:
+                    break
+                left -= int(self.slot_gpus[slot])
+                ended = self._end(slot, EndReason.OVERHEATED)
+                killed.append(ended.pod)
+                lost_work += ended.lost_gpu_seconds
+            self.decisions.append(
+                Notice(
+                    NoticeKind.THERMAL_THROTTLING,
+                    int(sat),
+                    self.now,
+                    pods=tuple(killed),
+                    lost_gpu_seconds=lost_work,
+                )
+            )
+
+    def _heat_step(self, column: Column, environment_w: NDArray[np.float64]) -> None:
+        """The temperature after the step's heat; the GPUs the radiator carries next."""
+        thermal, dt = self.thermal, self.dt
+        assert thermal is not None and self.heat_bound is not None
+        self.temperature_k = thermal_step(
+            thermal, self.temperature_k, self.load_w + environment_w, dt
+        )
+        self.heat_rejected_j += thermal.radiative_w_per_k4 * self.temperature_k**4 * dt
+        self.counters.heater_energy_j += float(self.heater_w.sum()) * dt
+        self.heat_bound.add(column.illumination, self.power.bus_power_w, dt)
+        bus = np.where(self.bus_off_until <= self.now + dt, self.power.bus_power_w, 0.0)
+        self.heat_limit_gpus = self._heat_limit(bus + environment_w)
+        throttling = self.heat_limit_gpus < self.g
+        self.counters.throttled_gpu_seconds += float((self.g - self.heat_limit_gpus).sum()) * dt
+        self.counters.thermal_throttles += int((throttling & ~self.throttling).sum())
+        for sat in np.flatnonzero(throttling != self.throttling):
+            hot = bool(throttling[sat])
+            kind = NoticeKind.THERMAL_THROTTLING if hot else NoticeKind.THERMAL_RECOVERED
+            self.decisions.append(Notice(kind, int(sat), self.now + dt))
+        self.throttling = throttling
 
     def _progress_step(self) -> None:
         if not self.pod_slot:
@@ -928,6 +1056,11 @@ class FleetEngine:
             jobs_completed=c.jobs_completed,
             policy=self.policy,
             bus_brownout_seconds_total=self.brownout_seconds.copy(),
+            temperature_k=self.temperature_k.copy() if self.thermal is not None else None,
+            throttled_gpus=((self.g - self.heat_limit_gpus) if self.thermal is not None else None),
+            heat_rejected_j_total=(
+                self.heat_rejected_j.copy() if self.thermal is not None else None
+            ),
         )
 
     @property
