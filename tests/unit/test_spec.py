@@ -65,7 +65,7 @@ def test_errors_name_the_field_path():
 
 
 def test_thermal_is_off_without_spec_thermal_and_parsed_with_it():
-    assert load_scenario(ROOT / "examples" / "sso-12.yaml").constellation.thermal is None
+    assert load_scenario(ROOT / "examples" / "walker-1000.yaml").constellation.thermal is None
     thermal = load_scenario(ROOT / "examples" / "radiator-sso-8.yaml").constellation.thermal
     assert thermal is not None
     assert thermal.radiating_area_m2 == pytest.approx(8.4)
