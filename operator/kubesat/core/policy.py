@@ -45,6 +45,15 @@ class FleetView:
     thermal_seconds: NDArray[np.float64] | None = None
     # the radiator cannot carry every GPU now (node condition ThermalThrottling)
     throttling: NDArray[np.bool_] | None = None
+    # seconds of ground contact left (0 out of contact); None: not known
+    contact_left_seconds: NDArray[np.float64] | None = None
+
+
+def required_contact_seconds(checkpoint_write_seconds: float, margin_seconds: float) -> float:
+    """Contact a satellite must have left before a link-bound pod is placed there: the
+    restore and the checkpoint written before loss of signal, and the margin twice (the
+    drain leaves that much before LOS, and the pod should do some work in between)."""
+    return 2.0 * checkpoint_write_seconds + 2.0 * margin_seconds
 
 
 def thermal_runway_seconds(view: FleetView, gpus: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -180,11 +189,15 @@ def feasible(
     gpus: int,
     needs_link: bool,
     required_runway_seconds: float,
+    required_contact_seconds: float = 0.0,
 ) -> NDArray[np.bool_]:
-    """The filter: satellites that can take a pod of `gpus` GPUs now."""
+    """The filter: satellites that can take a pod of `gpus` GPUs now. A link-bound pod
+    needs a satellite in contact, with `required_contact_seconds` of it left (when known)."""
     ok = schedulable(policy, view) & (view.free_gpus >= gpus)
     if needs_link:
         ok &= view.link
+        if view.contact_left_seconds is not None:
+            ok &= view.contact_left_seconds >= required_contact_seconds
     if policy == "predictive":
         runway = runway_seconds(
             power,
@@ -198,16 +211,23 @@ def feasible(
     return ok
 
 
-def score(policy: str, power: PowerSystem, view: FleetView, gpus: int) -> NDArray[np.float64]:
+def score(
+    policy: str, power: PowerSystem, view: FleetView, gpus: int, needs_link: bool = False
+) -> NDArray[np.float64]:
     """The score (higher is better) among feasible satellites.
 
     `none` and `reactive` spread load like the default scheduler (least allocated).
     `predictive` prefers long runways, full batteries, a ground link and low radiation,
     then packs GPUs onto busy satellites to keep whole satellites free for large pods.
+    A link-bound pod under reactive or predictive goes first to the longest contact left.
     """
     capacity = max(power.gpus, 1)
+    contact_part = np.zeros(view.free_gpus.shape)
+    if needs_link and policy != "none" and view.contact_left_seconds is not None:
+        contact_part = 10.0 * np.minimum(view.contact_left_seconds, RUNWAY_SCORE_CAP_SECONDS)
+        contact_part = contact_part / RUNWAY_SCORE_CAP_SECONDS
     if policy != "predictive":
-        return view.free_gpus / capacity
+        return np.asarray(view.free_gpus / capacity + contact_part, dtype=np.float64)
     runway = runway_seconds(
         power,
         view.soc_wh,
@@ -225,6 +245,7 @@ def score(policy: str, power: PowerSystem, view: FleetView, gpus: int) -> NDArra
         + 0.5 * view.link
         - 2.0 * view.high_radiation
         + 0.5 * packing_part
+        + contact_part
     )
     return total
 

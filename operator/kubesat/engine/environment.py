@@ -48,6 +48,9 @@ class Column:
     seconds_to_shadow: NDArray[np.float64]  # 0 in shadow, inf when none is forecast
     shadow_seconds: NDArray[np.float64]  # length of the coming (or remaining) shadow
     seconds_to_contact: NDArray[np.float64]  # 0 in contact, inf when none is forecast
+    # length of the coming contact, or what is left of the current one (loss of signal
+    # in that many seconds); None: not known
+    contact_seconds: NDArray[np.float64] | None = None
 
 
 class EnvironmentSource(Protocol):
@@ -114,11 +117,12 @@ class ConditionsEnvironment:
         self.chunk_steps = upset_chunk_steps(self.step_seconds)
         self._upsets: dict[int, UpsetEvents] = {}
         self._contact: NDArray[np.float32] | None = None
+        self._contact_length: NDArray[np.float32] | None = None
 
     def column(self, step: int) -> Column:
         c = self.conditions
-        if self._contact is None:
-            self._contact, _ = shadow_timing(c.link, self.step_seconds)
+        if self._contact is None or self._contact_length is None:
+            self._contact, self._contact_length = shadow_timing(c.link, self.step_seconds)
 
         def f64(values: NDArray[Any]) -> NDArray[np.float64]:
             return np.asarray(values[:, step], dtype=np.float64)
@@ -134,6 +138,7 @@ class ConditionsEnvironment:
             seconds_to_shadow=f64(c.seconds_to_shadow),
             shadow_seconds=f64(c.shadow_seconds),
             seconds_to_contact=f64(self._contact),
+            contact_seconds=f64(self._contact_length),
         )
 
     def upsets(self, step_from: int, step_to: int) -> UpsetEvents:
@@ -231,8 +236,13 @@ class WindowedEnvironment:
         to_shadow, shadow_length = shadow_timing(
             self._stacked("illumination") < 1.0, self.step_seconds
         )
-        to_contact, _ = shadow_timing(self._stacked("link"), self.step_seconds)
-        return {"to_shadow": to_shadow, "shadow": shadow_length, "to_contact": to_contact}
+        to_contact, contact_length = shadow_timing(self._stacked("link"), self.step_seconds)
+        return {
+            "to_shadow": to_shadow,
+            "shadow": shadow_length,
+            "to_contact": to_contact,
+            "contact": contact_length,
+        }
 
     def longest_shadow_seconds(self) -> float:
         """The longest shadow (penumbra included) any satellite sees in the window."""
@@ -263,6 +273,7 @@ class WindowedEnvironment:
             seconds_to_shadow=f64(self._timing["to_shadow"][:, k]),
             shadow_seconds=f64(self._timing["shadow"][:, k]),
             seconds_to_contact=f64(self._timing["to_contact"][:, k]),
+            contact_seconds=f64(self._timing["contact"][:, k]),
         )
 
     def upsets(self, step_from: int, step_to: int) -> UpsetEvents:

@@ -25,6 +25,7 @@ from kubesat.core.policy import (
     feasible,
     gpus_to_keep,
     max_gpus_with_runway,
+    required_contact_seconds,
     required_runway_seconds,
     runway_seconds,
     schedulable,
@@ -301,6 +302,11 @@ class FleetEngine:
             upset=self.upset,
             thermal_seconds=self.thermal_forecast(),
             throttling=self.throttling.copy() if self.thermal is not None else None,
+            contact_left_seconds=(
+                None
+                if column.contact_seconds is None
+                else np.where(column.link, column.contact_seconds, 0.0)
+            ),
         )
 
     def thermal_forecast(self) -> NDArray[np.float64] | None:
@@ -315,6 +321,9 @@ class FleetEngine:
             + float(self.thermal.environment_w(1.0))
         )
         return seconds_to_max_temperature(self.thermal, self.temperature_k[:, None], heat[None, :])
+
+    def required_contact(self, job: int) -> float:
+        return required_contact_seconds(float(self.write[job]), self.config.margin_seconds)
 
     def required_runway(self, job: int) -> float:
         return required_runway_seconds(
@@ -653,9 +662,27 @@ class FleetEngine:
             np.maximum.at(lead, self.slot_sat[live], self.write[self.slot_job[live]])
         return lead + self.config.margin_seconds + self.dt
 
+    def _drain_link_bound(self, view: FleetView) -> None:
+        """Link-bound pods leave (checkpointed) before loss of signal: when the contact
+        left is within their checkpoint write, the margin and one step of reaction."""
+        if view.contact_left_seconds is None or not self.pod_slot:
+            return
+        link_jobs = np.array([spec.needs_ground_link for spec in self.jobs], np.bool_)
+        if not link_jobs.any():
+            return
+        live = np.isin(self.slot_state, LIVE_STATES) & (self.slot_job >= 0)
+        live &= link_jobs[np.maximum(self.slot_job, 0)]
+        for slot in np.flatnonzero(live):
+            sat = int(self.slot_sat[slot])
+            left = float(view.contact_left_seconds[sat])
+            lead = float(self.write[self.slot_job[slot]]) + self.config.margin_seconds + self.dt
+            if left < lead:
+                self._evict(int(slot), EvictionReason.LINK, left)
+
     def _drain_step(self, view: FleetView) -> None:
         if self.policy == "none":
             return
+        self._drain_link_bound(view)
         lead = self.drain_lead_seconds()
         keep = gpus_to_keep(self.policy, self.power, view, lead)
         draining_state = self.slot_state == DRAINING
@@ -716,7 +743,7 @@ class FleetEngine:
 
     def _place_step(self, view: FleetView) -> None:
         """Job controller plus scheduler: pending units become pods on satellites."""
-        pending: dict[tuple[int, bool, float], list[int]] = {}
+        pending: dict[tuple[int, bool, float, float], list[int]] = {}
         for job in self._placeable_jobs():
             spec = self.jobs[job]
             room = spec.parallelism - int(self.job_running[job])
@@ -724,7 +751,13 @@ class FleetEngine:
                 continue
             units = self.pending_units(job, room)
             if units.size:
-                key = (spec.gpus_per_pod, spec.needs_ground_link, self.required_runway(job))
+                contact = self.required_contact(job) if spec.needs_ground_link else 0.0
+                key = (
+                    spec.gpus_per_pod,
+                    spec.needs_ground_link,
+                    self.required_runway(job),
+                    contact,
+                )
                 pending.setdefault(key, []).extend(int(u) for u in units)
         if not pending:
             return
@@ -734,10 +767,14 @@ class FleetEngine:
         # pods are draining, or they found none now): smaller pods must not fragment the
         # satellites that could take them
         soon = self._draining_by_shape() if self.policy == "predictive" else {}
-        for (gpus, needs_link, need), waiting in sorted(pending.items(), key=lambda kv: -kv[0][0]):
+        for (gpus, needs_link, need, contact), waiting in sorted(
+            pending.items(), key=lambda kv: -kv[0][0]
+        ):
             held = self._hold_for_larger(view, free, busy, gpus, soon)
             free -= held
-            targets = self.placements(view, free, busy, gpus, needs_link, need, len(waiting))
+            targets = self.placements(
+                view, free, busy, gpus, needs_link, need, len(waiting), contact_seconds=contact
+            )
             free += held
             for unit, sat in zip(waiting, targets, strict=False):
                 healthy = np.flatnonzero(
@@ -802,11 +839,15 @@ class FleetEngine:
         need_seconds: float,
         count: int,
         allowed: NDArray[np.bool_] | None = None,
+        contact_seconds: float = 0.0,
     ) -> NDArray[np.int64]:
         """Satellites for up to `count` pods of `gpus` GPUs, best first (one entry per pod):
-        the policy's filter, its runway cap on GPUs per satellite, and its score."""
+        the policy's filter, its runway cap on GPUs per satellite, and its score. A
+        link-bound pod needs `contact_seconds` of ground contact left."""
         current = FleetView(**{**view.__dict__, "free_gpus": free, "busy_gpus": busy})
-        ok = feasible(self.policy, self.power, current, gpus, needs_link, need_seconds)
+        ok = feasible(
+            self.policy, self.power, current, gpus, needs_link, need_seconds, contact_seconds
+        )
         if allowed is not None:
             ok &= allowed
         if not ok.any():
@@ -816,7 +857,8 @@ class FleetEngine:
             most = max_gpus_with_runway(self.power, current, need_seconds) - busy
             capacity = np.minimum(capacity, np.maximum(most, 0) // gpus)
         capacity = np.where(ok, capacity, 0)
-        order = np.argsort(-score(self.policy, self.power, current, gpus)[ok], kind="stable")
+        points = score(self.policy, self.power, current, gpus, needs_link)
+        order = np.argsort(-points[ok], kind="stable")
         nodes = np.flatnonzero(ok)[order]
         return np.repeat(nodes, capacity[nodes])[:count].astype(np.int64)
 
