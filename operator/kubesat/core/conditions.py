@@ -40,6 +40,21 @@ class FleetConditions:
         return float(offsets[1] - offsets[0]) if len(offsets) > 1 else 0.0
 
 
+def compute_link(fleet: Fleet, sky: Sky, stations: Sequence[GroundStation]) -> NDArray[np.bool_]:
+    """(N, T): whether any station sees each satellite above its elevation mask (the
+    link column of `compute_conditions`, alone: when the stations change)."""
+    grid = sky.grid
+    link = np.zeros((len(fleet), len(grid)), np.bool_)
+    if not stations:
+        return link
+    for where in fleet.chunks(chunk_size_for(grid)):
+        teme = fleet.teme_km(grid, where)
+        for station in stations:
+            elevation = elevation_rad(teme, station, sky.gmst_rad)
+            link[where] |= elevation > np.radians(station.min_elevation_deg)
+    return link
+
+
 def compute_conditions(
     fleet: Fleet,
     sky: Sky,

@@ -12,15 +12,21 @@ constellation's seed and the chunk number, whoever asks and whenever.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from kubesat.core.conditions import FleetConditions, compute_conditions, shadow_timing
+from kubesat.core.conditions import (
+    FleetConditions,
+    compute_conditions,
+    compute_link,
+    shadow_timing,
+)
 from kubesat.core.geometry import Sky
+from kubesat.core.ground import GroundStation
 from kubesat.core.orbits import Fleet
 from kubesat.core.timebase import TimeGrid
 from kubesat.core.upsets import UpsetEvents, sample_upsets
@@ -214,9 +220,22 @@ class WindowedEnvironment:
         if changed or self._timing is None:
             self._timing = self._shadow_and_contact_timing()
 
-    def _compute_chunk(self, chunk: int) -> dict[str, NDArray[Any]]:
+    def _grid(self, chunk: int) -> TimeGrid:
         steps = np.arange(chunk * self.chunk_steps, (chunk + 1) * self.chunk_steps)
-        grid = TimeGrid(self.spec.clock.start_utc, (steps * self.step_seconds).astype(np.float64))
+        return TimeGrid(self.spec.clock.start_utc, (steps * self.step_seconds).astype(np.float64))
+
+    def set_stations(self, stations: Sequence[GroundStation]) -> None:
+        """Use these ground stations from now on: the link and contact columns of the whole
+        window are computed again (sunlight, flux and positions stay)."""
+        self.spec = replace(self.spec, stations=tuple(stations))
+        for i, data in enumerate(self._chunks):
+            sky = Sky.on(self._grid(self._first_chunk + i))
+            data["link"] = compute_link(self.fleet, sky, self.spec.stations)
+        if self._chunks:
+            self._timing = self._shadow_and_contact_timing()
+
+    def _compute_chunk(self, chunk: int) -> dict[str, NDArray[Any]]:
+        grid = self._grid(chunk)
         conditions = compute_conditions(
             self.fleet, Sky.on(grid), self.spec.stations, self.flux_model
         )
