@@ -53,7 +53,7 @@ class StatusWriter:
         self.fleet = fleet
         n = fleet.n
         options = fleet.options
-        self.node_schedule = WriteSchedule(n, 8, 0.0, math.inf)
+        self.node_schedule = WriteSchedule(n, 9, 0.0, math.inf)  # the columns of node_codes
         self.sat_schedule = WriteSchedule(
             n, 8, options.status_coalesce_seconds, options.status_refresh_seconds
         )
