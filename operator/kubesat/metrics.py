@@ -169,6 +169,11 @@ class FleetCollector(Collector):
                 "GPUs the radiator cannot carry now, held off at the maximum temperature "
                 "(with spec.thermal).",
             ),
+            sat_gauge(
+                "kubesat_downlink_backlog_bytes",
+                "Results of finished work waiting on board for a ground contact (with Jobs "
+                "annotated kubesat.io/downlink-bytes).",
+            ),
             CounterMetricFamily(
                 "kubesat_heat_rejected_joules",
                 "Heat the radiator rejected; its rate per simulated second is watts "
@@ -263,6 +268,8 @@ class FleetCollector(Collector):
             per_satellite("kubesat_gpus_throttled", s.throttled_gpus)
         if s.heat_rejected_j_total is not None:
             per_satellite("kubesat_heat_rejected_joules", s.heat_rejected_j_total)
+        if s.downlink_backlog_bytes is not None:
+            per_satellite("kubesat_downlink_backlog_bytes", s.downlink_backlog_bytes)
         upsets = by_name["kubesat_radiation_upsets"]
         for labels, row in zip(sats, s.upsets_total, strict=True):
             for kind, count in zip(UPSET_KINDS, row, strict=True):

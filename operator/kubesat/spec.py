@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from kubesat.core.ground import GroundStation
+from kubesat.core.ground import DEFAULT_DATA_RATE_BPS, GroundStation
 from kubesat.core.orbits import (
     SatelliteOrbit,
     parse_tle_text,
@@ -46,6 +46,7 @@ WORK_ANNOTATION: Final = "kubesat.io/work-gpu-seconds"
 CHECKPOINT_INTERVAL_ANNOTATION: Final = "kubesat.io/checkpoint-interval-seconds"
 CHECKPOINT_WRITE_ANNOTATION: Final = "kubesat.io/checkpoint-write-seconds"
 NEEDS_LINK_ANNOTATION: Final = "kubesat.io/needs-ground-link"
+DOWNLINK_ANNOTATION: Final = "kubesat.io/downlink-bytes"  # results of each completion
 
 
 class SpecError(ValueError):
@@ -422,6 +423,9 @@ def _parse_stations(items: list[Any]) -> list[GroundStation]:
                     min_elevation_deg=_number(
                         item, "minElevationDeg", path, 10.0, minimum=0, maximum=89.999
                     ),
+                    data_rate_bps=_number(
+                        item, "dataRateBps", path, DEFAULT_DATA_RATE_BPS, minimum=0
+                    ),
                 )
             )
         except SpecError:
@@ -561,6 +565,7 @@ def parse_job(manifest: Mapping[str, Any], where: str = "Job") -> JobSpec:
         ignores_disruptions=_ignores_disruptions(spec.get("podFailurePolicy")),
         managed=spec.get("managedBy") == JOB_CONTROLLER_NAME,
         labels=dict(pod_meta.get("labels") or {}),
+        downlink_bytes=annotation(DOWNLINK_ANNOTATION, 0.0),
     )
 
 

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from kubesat.core.conditions import (
     FleetConditions,
     compute_conditions,
-    compute_link,
+    compute_link_rate,
     shadow_timing,
 )
 from kubesat.core.geometry import Sky
@@ -57,6 +57,7 @@ class Column:
     # length of the coming contact, or what is left of the current one (loss of signal
     # in that many seconds); None: not known
     contact_seconds: NDArray[np.float64] | None = None
+    downlink_bps: NDArray[np.float64] | None = None  # best rate in view, 0 out of contact
 
 
 class EnvironmentSource(Protocol):
@@ -145,6 +146,7 @@ class ConditionsEnvironment:
             shadow_seconds=f64(c.shadow_seconds),
             seconds_to_contact=f64(self._contact),
             contact_seconds=f64(self._contact_length),
+            downlink_bps=None if c.downlink_bps is None else f64(c.downlink_bps),
         )
 
     def upsets(self, step_from: int, step_to: int) -> UpsetEvents:
@@ -230,7 +232,9 @@ class WindowedEnvironment:
         self.spec = replace(self.spec, stations=tuple(stations))
         for i, data in enumerate(self._chunks):
             sky = Sky.on(self._grid(self._first_chunk + i))
-            data["link"] = compute_link(self.fleet, sky, self.spec.stations)
+            data["link"], data["downlink_bps"] = compute_link_rate(
+                self.fleet, sky, self.spec.stations
+            )
         if self._chunks:
             self._timing = self._shadow_and_contact_timing()
 
@@ -246,6 +250,11 @@ class WindowedEnvironment:
             "latitude_deg": conditions.latitude_deg,
             "longitude_deg": conditions.longitude_deg,
             "altitude_km": conditions.altitude_km,
+            "downlink_bps": (
+                conditions.downlink_bps
+                if conditions.downlink_bps is not None
+                else np.zeros(conditions.link.shape, np.float32)
+            ),
         }
 
     def _stacked(self, name: str) -> NDArray[Any]:
@@ -293,6 +302,7 @@ class WindowedEnvironment:
             shadow_seconds=f64(self._timing["shadow"][:, k]),
             seconds_to_contact=f64(self._timing["to_contact"][:, k]),
             contact_seconds=f64(self._timing["contact"][:, k]),
+            downlink_bps=f64(data["downlink_bps"][:, j]),
         )
 
     def upsets(self, step_from: int, step_to: int) -> UpsetEvents:

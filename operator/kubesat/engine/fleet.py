@@ -96,6 +96,10 @@ class Counters:
     throttled_gpu_seconds: float = 0.0  # GPU capacity the radiator could not carry
     thermal_throttles: int = 0  # times a satellite started throttling
     heater_energy_j: float = 0.0  # drawn by heaters holding the minimum temperature
+    downlinked_bytes: float = 0.0  # results brought to the ground
+    results_landed: int = 0  # completions whose results reached the ground
+    landed_latency_seconds: float = 0.0  # sum over them of completion to landing
+    landed_latency_max_seconds: float = 0.0
 
     def add(self, table: dict[str, int], key: str) -> None:
         table[key] = table.get(key, 0) + 1
@@ -150,6 +154,9 @@ class FleetEngine:
         self.throttling = np.zeros(n, np.bool_)  # heat holds some GPUs off
         self.heat_rejected_j = np.zeros(n)  # radiated since the start, per satellite
         self.heater_w = np.zeros(n)
+        # results waiting for a contact: per satellite, [job, unit, bytes left, done at]
+        self.downlink_queue: list[list[list[float]]] = [[] for _ in range(n)]
+        self.downlink_backlog_bytes = np.zeros(n)
         # jobs
         self.jobs: list[JobSpec] = []
         self.job_keys: list[str] = []
@@ -432,6 +439,11 @@ class FleetEngine:
         if reason is EndReason.COMPLETED:
             self.unit_progress[unit] = self.unit_checkpoint[unit] = self.work[job]
             self.unit_done[unit] = True
+            results = self.jobs[job].downlink_bytes
+            if results > 0:  # the results wait on board for a contact
+                sat = int(self.slot_sat[slot])
+                self.downlink_queue[sat].append([job, unit, results, self.now])
+                self.downlink_backlog_bytes[sat] += results
         elif reason is EndReason.CHECKPOINTED:
             self.unit_checkpoint[unit] = self.unit_progress[unit]
         else:
@@ -603,6 +615,7 @@ class FleetEngine:
         self._place_step(self.view(column))
         self._power_step(column)
         self._progress_step()
+        self._downlink_step(column)
         self.k += 1
         ended = (self.upset_until > now) & (self.upset_until <= self.now)
         for sat in np.flatnonzero(ended):
@@ -998,6 +1011,34 @@ class FleetEngine:
             self.decisions.append(Notice(kind, int(sat), self.now + dt))
         self.throttling = throttling
 
+    def _downlink_step(self, column: Column) -> None:
+        """Results waiting on board go down, first finished first, at the best rate of the
+        stations in view; a result has landed when its last byte has."""
+        rate_bps = column.downlink_bps
+        if rate_bps is None or not self.downlink_backlog_bytes.any():
+            return
+        c = self.counters
+        for sat in np.flatnonzero((self.downlink_backlog_bytes > 0) & (rate_bps > 0)):
+            bytes_per_second = float(rate_bps[sat]) / 8.0
+            budget = bytes_per_second * self.dt
+            queue = self.downlink_queue[sat]
+            while queue and budget > 0:
+                item = queue[0]
+                take = min(item[2], budget)
+                item[2] -= take
+                budget -= take
+                self.downlink_backlog_bytes[sat] -= take
+                c.downlinked_bytes += take
+                if item[2] <= EPSILON:
+                    queue.pop(0)
+                    landed = self.now + self.dt - budget / bytes_per_second
+                    latency = landed - item[3]
+                    c.results_landed += 1
+                    c.landed_latency_seconds += latency
+                    c.landed_latency_max_seconds = max(c.landed_latency_max_seconds, latency)
+            if not queue:
+                self.downlink_backlog_bytes[sat] = 0.0
+
     def _progress_step(self) -> None:
         if not self.pod_slot:
             return  # no pod runs: nothing progresses
@@ -1102,6 +1143,11 @@ class FleetEngine:
             throttled_gpus=((self.g - self.heat_limit_gpus) if self.thermal is not None else None),
             heat_rejected_j_total=(
                 self.heat_rejected_j.copy() if self.thermal is not None else None
+            ),
+            downlink_backlog_bytes=(
+                self.downlink_backlog_bytes.copy()
+                if any(spec.downlink_bytes > 0 for spec in self.jobs)
+                else None
             ),
         )
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubesat.core.ground import GroundStation
+from kubesat.core.ground import DEFAULT_DATA_RATE_BPS, GroundStation
 from kubesat.core.workloads import DisruptionBudget, JobSpec
 from kubesat.spec import (
     CONSTELLATION_LABEL,
@@ -276,6 +276,7 @@ def station_info(body: Mapping[str, Any]) -> GroundStation | None:
             longitude_deg=float(spec["longitudeDeg"]),
             altitude_m=float(spec.get("altitudeM", 0.0)),
             min_elevation_deg=float(spec.get("minElevationDeg", 10.0)),
+            data_rate_bps=float(spec.get("dataRateBps", DEFAULT_DATA_RATE_BPS)),
         )
     except (KeyError, TypeError, ValueError):
         return None

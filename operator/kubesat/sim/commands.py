@@ -197,6 +197,7 @@ def report_document(
                 "bus_brownouts": int(o.bus_brownouts),
                 "bus_brownout_satellites": int(o.bus_brownout_satellites),
                 **({"thermal": _thermal_json(o.thermal)} if o.thermal is not None else {}),
+                **({"downlink": _downlink_json(o.downlink)} if o.downlink is not None else {}),
             }
             for name, o in outcomes.items()
         },
@@ -205,6 +206,14 @@ def report_document(
 
 def _thermal_json(totals: dict[str, float]) -> dict[str, Any]:
     counts = ("thermal_throttles", "throttled_satellites", "pods_lost_to_heat")
+    return {
+        key: int(value) if key in counts else round(value, 3)
+        for key, value in sorted(totals.items())
+    }
+
+
+def _downlink_json(totals: dict[str, float]) -> dict[str, Any]:
+    counts = ("results_landed", "results_waiting")
     return {
         key: int(value) if key in counts else round(value, 3)
         for key, value in sorted(totals.items())
@@ -252,6 +261,15 @@ def print_report(name: str, duration_seconds: float, document: dict[str, Any]) -
             else "; no bus brownout"
         )
         print(f"  {policy}: evictions by reason: {reasons}; pod failures: {failures}{brownouts}")
+        down = r.get("downlink")
+        if down:
+            print(
+                f"  {policy}: downlink: {down['results_landed']} results on the ground "
+                f"({down['downlinked_bytes'] / 1e9:.1f} GB), {down['results_waiting']} waiting "
+                f"({down['backlog_bytes'] / 1e9:.1f} GB backlog); completion to ground "
+                f"{down['mean_latency_seconds'] / 60:.1f} min on average, "
+                f"{down['max_latency_seconds'] / 60:.1f} min at most"
+            )
         heat = r.get("thermal")
         if heat:
             print(

@@ -190,6 +190,11 @@ def simulate(
         bus_brownouts=counters.bus_brownouts,
         bus_brownout_satellites=int((engine.brownout_seconds > 0).sum()),
         thermal=_thermal_totals(engine, peak_k, throttled) if engine.thermal is not None else None,
+        downlink=(
+            _downlink_totals(engine)
+            if any(job.downlink_bytes > 0 for job in scenario.jobs)
+            else None
+        ),
         timeline={
             "busy_gpus": np.array(busy_trace).T,
             "state_of_charge": np.array(soc_trace).T,
@@ -214,6 +219,21 @@ def _thermal_totals(
         "final_mean_temperature_c": float(engine.temperature_k.mean()) - KELVIN_AT_ZERO_CELSIUS,
         "energy_only_bound_gpu_seconds": energy,
         "heat_rejected_joules": float(engine.heat_rejected_j.sum()),
+    }
+
+
+def _downlink_totals(engine: FleetEngine) -> dict[str, float]:
+    """What reached the ground: results landed, bytes, the backlog left on board, and how
+    long results waited from their completion to their last byte on the ground."""
+    c = engine.counters
+    landed = c.results_landed
+    return {
+        "results_landed": float(landed),
+        "results_waiting": float(sum(len(q) for q in engine.downlink_queue)),
+        "downlinked_bytes": c.downlinked_bytes,
+        "backlog_bytes": float(engine.downlink_backlog_bytes.sum()),
+        "mean_latency_seconds": c.landed_latency_seconds / landed if landed else 0.0,
+        "max_latency_seconds": c.landed_latency_max_seconds,
     }
 
 

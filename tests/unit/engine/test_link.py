@@ -9,6 +9,7 @@ simulator's and the operator's environments compute it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from numpy.typing import NDArray
 
 from kubesat.core.conditions import shadow_timing
 from kubesat.core.power import PowerSystem
+from kubesat.engine.durable import restore_state, to_state
 from kubesat.engine.environment import Column
 from kubesat.engine.events import Eviction, EvictionReason, PodStarted
 from kubesat.engine.fleet import DRAINING, LIVE_STATES, FleetEngine
@@ -127,3 +129,50 @@ def test_short_contacts_take_no_link_bound_pod() -> None:
     engine = make_engine("predictive", POWER, [serving()])
     _, decisions = out_of_contact_steps(engine, sky)
     assert not [d for d in decisions if isinstance(d, PodStarted)]
+
+
+# -- downlink ------------------------------------------------------------------------------
+
+RATE_BPS = 100e6  # 12.5 MB/s
+
+
+class RateSky(LinkSky):
+    """A LinkSky whose contacts downlink at RATE_BPS."""
+
+    def column(self, step: int) -> Column:
+        base = super().column(step)
+        rate = np.where(self.link[:, step], RATE_BPS, 0.0)
+        return Column(**{**base.__dict__, "downlink_bps": rate})
+
+
+def test_results_wait_for_contacts_and_land_at_the_station_rate() -> None:
+    # two 10-minute units (one GPU), 3 GB of results each; contacts of 120 s at
+    # t = 1000 s and 300 s at t = 2000 s: 420 s x 12.5 MB/s = 5.25 GB can go down
+    link = np.zeros(300, np.bool_)
+    link[100:112] = True
+    link[200:230] = True
+    job = endless(
+        "render",
+        work_gpu_seconds=600.0,
+        completions=2,
+        checkpoint_interval_seconds=1e6,
+        downlink_bytes=3e9,
+    )
+    engine = make_engine("predictive", POWER, [job])
+    sky = RateSky(link[None, :])
+    for k in range(sky.steps):
+        engine.step(sky.column(k), sky.upsets(k, k + 1))
+        engine.take_decisions()
+    c = engine.counters
+    assert engine.unit_done.all()
+    assert c.downlinked_bytes == pytest.approx(5.25e9)
+    assert engine.downlink_backlog_bytes[0] == pytest.approx(0.75e9)
+    # the first result: 1.5 GB in the first contact, the rest 120 s into the second
+    assert c.results_landed == 1
+    finished_at = 600.0  # its last 10 s step of work started at 590 s
+    assert c.landed_latency_max_seconds == pytest.approx(2000.0 + 120.0 - finished_at, abs=10.0)
+    # the backlog survives a restart
+    twin = make_engine("predictive", POWER, [job])
+    assert restore_state(twin, json.loads(json.dumps(to_state(engine))))
+    assert twin.downlink_backlog_bytes.tolist() == engine.downlink_backlog_bytes.tolist()
+    assert twin.counters.results_landed == 1
