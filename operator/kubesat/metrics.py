@@ -55,6 +55,7 @@ SATELLITE_LABELS: Final = ("satellite", "constellation", "plane")
 # and increase() see the first event (a series born at 1 hides its first increment).
 EVICTION_REASONS: Final = ("eclipse", "runway", "upset")
 FAILURE_REASONS: Final = ("power", "sefi", "latchup")
+KELVIN_AT_ZERO_CELSIUS: Final = 273.15
 SCHEDULING_RESULTS: Final = ("bound", "unschedulable", "error")
 RECONCILE_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 SCHEDULING_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -162,6 +163,26 @@ class FleetCollector(Collector):
                 "(a platform fault: the satellite would enter safe mode).",
                 labels=SATELLITE_LABELS,
             ),
+            sat_gauge(
+                "kubesat_satellite_temperature_celsius",
+                "Lumped temperature of the payload and its radiator (with spec.thermal).",
+            ),
+            sat_gauge(
+                "kubesat_gpus_throttled",
+                "GPUs the radiator cannot carry now, held off at the maximum temperature "
+                "(with spec.thermal).",
+            ),
+            sat_gauge(
+                "kubesat_downlink_backlog_bytes",
+                "Results of finished work waiting on board for a ground contact (with Jobs "
+                "annotated kubesat.io/downlink-bytes).",
+            ),
+            CounterMetricFamily(
+                "kubesat_heat_rejected_joules",
+                "Heat the radiator rejected; its rate per simulated second is watts "
+                "(with spec.thermal).",
+                labels=SATELLITE_LABELS,
+            ),
             CounterMetricFamily(
                 "kubesat_pod_evictions",
                 "GPU pods evicted (checkpointed, then moved) by reason.",
@@ -242,6 +263,16 @@ class FleetCollector(Collector):
             "kubesat_bus_brownout_seconds",
             brownouts if brownouts is not None else [0.0] * len(sats),
         )
+        if s.temperature_k is not None:
+            per_satellite(
+                "kubesat_satellite_temperature_celsius", s.temperature_k - KELVIN_AT_ZERO_CELSIUS
+            )
+        if s.throttled_gpus is not None:
+            per_satellite("kubesat_gpus_throttled", s.throttled_gpus)
+        if s.heat_rejected_j_total is not None:
+            per_satellite("kubesat_heat_rejected_joules", s.heat_rejected_j_total)
+        if s.downlink_backlog_bytes is not None:
+            per_satellite("kubesat_downlink_backlog_bytes", s.downlink_backlog_bytes)
         upsets = by_name["kubesat_radiation_upsets"]
         for labels, row in zip(sats, s.upsets_total, strict=True):
             for kind, count in zip(UPSET_KINDS, row, strict=True):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from kubesat.core.ground import GroundStation
+from kubesat.core.ground import DEFAULT_DATA_RATE_BPS, GroundStation
 from kubesat.core.orbits import (
     SatelliteOrbit,
     parse_tle_text,
@@ -22,6 +22,13 @@ from kubesat.core.orbits import (
     walker_delta,
 )
 from kubesat.core.power import PowerSystem
+from kubesat.core.thermal import (
+    EARTH_ALBEDO,
+    EARTH_IR_W_PER_M2,
+    KELVIN_AT_ZERO_CELSIUS,
+    ThermalSystem,
+    earth_view_factor_horizontal_plate,
+)
 from kubesat.core.timebase import parse_utc
 from kubesat.core.upsets import UpsetModel
 from kubesat.core.workloads import JobSpec
@@ -40,6 +47,7 @@ WORK_ANNOTATION: Final = "kubesat.io/work-gpu-seconds"
 CHECKPOINT_INTERVAL_ANNOTATION: Final = "kubesat.io/checkpoint-interval-seconds"
 CHECKPOINT_WRITE_ANNOTATION: Final = "kubesat.io/checkpoint-write-seconds"
 NEEDS_LINK_ANNOTATION: Final = "kubesat.io/needs-ground-link"
+DOWNLINK_ANNOTATION: Final = "kubesat.io/downlink-bytes"  # results of each completion
 
 
 class SpecError(ValueError):
@@ -80,6 +88,7 @@ class ConstellationSpec:
     policy: str
     predictive_margin_seconds: float = 60.0
     payload_restart_seconds: float = 300.0
+    thermal: ThermalSystem | None = None  # spec.thermal; None: heat never limits the GPUs
 
 
 def _get(
@@ -237,6 +246,8 @@ def parse_constellation(manifest: Mapping[str, Any]) -> ConstellationSpec:
         raise SpecError(f"spec.policy: must be one of {', '.join(POLICIES)}, got {policy!r}")
     scheduling = _mapping(spec, "scheduling", "spec", {})
     margin = _number(scheduling, "predictiveMarginSeconds", "spec.scheduling", 60.0, minimum=0)
+    thermal_spec = _get(spec, "thermal", "spec", None, dict)
+    thermal = None if thermal_spec is None else _parse_thermal(thermal_spec, satellites)
     return ConstellationSpec(
         name=name,
         satellites=tuple(satellites),
@@ -248,7 +259,89 @@ def parse_constellation(manifest: Mapping[str, Any]) -> ConstellationSpec:
         policy=policy,
         predictive_margin_seconds=margin,
         payload_restart_seconds=restart,
+        thermal=thermal,
     )
+
+
+# defaults of spec.thermal (stated assumptions, README "Heat")
+DEFAULT_EMISSIVITY: Final = 0.9  # white paint or optical solar reflectors, beginning of life
+DEFAULT_SOLAR_ABSORPTIVITY: Final = 0.2  # the same coatings (Gilmore 2002, appendix A)
+DEFAULT_MAX_TEMPERATURE_C: Final = 60.0  # coolant loop feeding GPU cold plates
+DEFAULT_MIN_TEMPERATURE_C: Final = -10.0  # lowest non-operating payload temperature
+DEFAULT_INITIAL_TEMPERATURE_C: Final = 20.0
+
+
+def _parse_thermal(thermal: Mapping[str, Any], satellites: list[SatelliteOrbit]) -> ThermalSystem:
+    """`spec.thermal`: the lumped thermal mass and radiator of every satellite."""
+    path = "spec.thermal"
+    altitude_km = sum(s.perigee_altitude_km for s in satellites) / max(len(satellites), 1)
+    two_sided = _get(thermal, "twoSided", path, True, bool)
+
+    def celsius(key: str, default: float) -> float:
+        value = _number(thermal, key, path, default, minimum=-270, maximum=1000)
+        return value + KELVIN_AT_ZERO_CELSIUS
+
+    max_k = celsius("maxTemperatureC", DEFAULT_MAX_TEMPERATURE_C)
+    min_k = celsius("minTemperatureC", DEFAULT_MIN_TEMPERATURE_C)
+    initial_k = celsius("initialTemperatureC", DEFAULT_INITIAL_TEMPERATURE_C)
+    if not min_k < max_k:
+        raise SpecError(
+            f"{path}.minTemperatureC: must be below maxTemperatureC "
+            f"{max_k - KELVIN_AT_ZERO_CELSIUS:g}, got {min_k - KELVIN_AT_ZERO_CELSIUS:g}"
+        )
+    if not min_k <= initial_k <= max_k:
+        raise SpecError(
+            f"{path}.initialTemperatureC: must be within [minTemperatureC, maxTemperatureC] "
+            f"= [{min_k - KELVIN_AT_ZERO_CELSIUS:g}, {max_k - KELVIN_AT_ZERO_CELSIUS:g}], "
+            f"got {initial_k - KELVIN_AT_ZERO_CELSIUS:g}"
+        )
+    try:
+        return ThermalSystem(
+            heat_capacity_j_per_k=_number(
+                thermal, "heatCapacityJPerK", path, minimum=0, exclusive_minimum=True
+            ),
+            radiator_area_m2=_number(
+                thermal, "radiatorAreaM2", path, minimum=0, exclusive_minimum=True
+            ),
+            emissivity=_number(
+                thermal,
+                "emissivity",
+                path,
+                DEFAULT_EMISSIVITY,
+                minimum=0,
+                maximum=1,
+                exclusive_minimum=True,
+            ),
+            two_sided=bool(two_sided),
+            solar_absorptivity=_number(
+                thermal,
+                "solarAbsorptivity",
+                path,
+                DEFAULT_SOLAR_ABSORPTIVITY,
+                minimum=0,
+                maximum=1,
+            ),
+            sunlit_area_m2=_number(thermal, "sunlitAreaM2", path, 0.0, minimum=0),
+            earth_view_factor=_number(
+                thermal,
+                "earthViewFactor",
+                path,
+                earth_view_factor_horizontal_plate(max(altitude_km, 1.0)),
+                minimum=0,
+                maximum=1,
+            ),
+            earth_ir_w_per_m2=_number(
+                thermal, "earthInfraredWPerM2", path, EARTH_IR_W_PER_M2, minimum=0
+            ),
+            albedo=_number(thermal, "albedo", path, EARTH_ALBEDO, minimum=0, maximum=1),
+            max_temperature_k=max_k,
+            min_temperature_k=min_k,
+            initial_temperature_k=initial_k,
+        )
+    except SpecError:
+        raise
+    except ValueError as error:
+        raise _reword(error, path) from None
 
 
 def _parse_clock(clock: Mapping[str, Any]) -> ClockSettings:
@@ -335,6 +428,9 @@ def _parse_stations(items: list[Any]) -> list[GroundStation]:
                     altitude_m=_number(item, "altitudeM", path, 0.0),
                     min_elevation_deg=_number(
                         item, "minElevationDeg", path, 10.0, minimum=0, maximum=89.999
+                    ),
+                    data_rate_bps=_number(
+                        item, "dataRateBps", path, DEFAULT_DATA_RATE_BPS, minimum=0
                     ),
                 )
             )
@@ -475,6 +571,7 @@ def parse_job(manifest: Mapping[str, Any], where: str = "Job") -> JobSpec:
         ignores_disruptions=_ignores_disruptions(spec.get("podFailurePolicy")),
         managed=spec.get("managedBy") == JOB_CONTROLLER_NAME,
         labels=dict(pod_meta.get("labels") or {}),
+        downlink_bytes=annotation(DOWNLINK_ANNOTATION, 0.0),
     )
 
 

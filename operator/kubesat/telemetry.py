@@ -49,6 +49,10 @@ class FleetSnapshot:
     jobs_completed: int = 0
     policy: str = "predictive"
     bus_brownout_seconds_total: NDArray[np.float64] | None = None  # (N,) at the hard reserve
+    temperature_k: NDArray[np.float64] | None = None  # (N,) lumped; None without spec.thermal
+    throttled_gpus: NDArray[np.int64] | None = None  # (N,) GPUs the radiator cannot carry now
+    heat_rejected_j_total: NDArray[np.float64] | None = None  # (N,) radiated since the start
+    downlink_backlog_bytes: NDArray[np.float64] | None = None  # (N,) results awaiting contact
 
     @property
     def goodput_ratio(self) -> float:

@@ -337,6 +337,20 @@ def _bus_reserve_below_floor(s: Mapping[str, Any]) -> bool:
     return "busReserveFraction" not in s or s["busReserveFraction"] <= floor
 
 
+def _temperature(s: Mapping[str, Any], key: str, default: float) -> float:
+    return float(s.get(key, default))
+
+
+def _min_below_max(s: Mapping[str, Any]) -> bool:
+    return _temperature(s, "minTemperatureC", -10.0) < _temperature(s, "maxTemperatureC", 60.0)
+
+
+def _initial_within(s: Mapping[str, Any]) -> bool:
+    low = _temperature(s, "minTemperatureC", -10.0)
+    high = _temperature(s, "maxTemperatureC", 60.0)
+    return "initialTemperatureC" not in s or low <= s["initialTemperatureC"] <= high
+
+
 def _one_satellite_orbit(s: Mapping[str, Any]) -> bool:
     return ("tle" in s) != ("elements" in s)
 
@@ -363,6 +377,13 @@ CEL_TWINS: dict[str, Callable[[Any], bool]] = {
         "(has(self.depthOfDischarge) ? self.depthOfDischarge : 0.8)": _bus_reserve_below_floor,
         "self.line1.substring(2, 7) == self.line2.substring(2, 7)": _same_satellite_number,
         "size(self.metadata.name) <= 63": _name_fits_a_label,
+        "(has(self.minTemperatureC) ? self.minTemperatureC : -10.0) < "
+        "(has(self.maxTemperatureC) ? self.maxTemperatureC : 60.0)": _min_below_max,
+        "!has(self.initialTemperatureC) || (self.initialTemperatureC >= "
+        "(has(self.minTemperatureC) ? self.minTemperatureC : -10.0) && "
+        "self.initialTemperatureC <= (has(self.maxTemperatureC) ? self.maxTemperatureC : 60.0))": (
+            _initial_within
+        ),
     }.items()
 }
 
@@ -576,5 +597,7 @@ def test_bad_examples_cover_the_admission_rules() -> None:
         "spec.orbits.walkerDelta.phasing",
         "spec.orbits",
         "spec.radiation.latchupFraction",
+        "spec.thermal.minTemperatureC",
+        "spec.thermal.radiatorAreaM2",
     ):
         assert field in fields, f"no bad example refused for {field}"

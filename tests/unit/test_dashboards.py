@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
+import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -32,7 +34,15 @@ def exported_names() -> set[str]:
     registry = CollectorRegistry()
     collector = FleetCollector()
     registry.register(collector)
-    collector.update(snapshot())
+    n = len(snapshot().satellites)
+    collector.update(  # with a thermal model, so the heat families have samples
+        replace(
+            snapshot(),
+            temperature_k=np.full(n, 300.0),
+            throttled_gpus=np.zeros(n, np.int64),
+            heat_rejected_j_total=np.full(n, 1e6),
+        )
+    )
     metrics = OperatorMetrics(registry)
     metrics.observe_reconcile("register", 0.1)
     metrics.count_api_error("get", "nodes", 500)

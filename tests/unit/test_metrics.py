@@ -167,6 +167,7 @@ def test_metric_types():
         "kubesat_radiation_upsets",
         "kubesat_solar_energy_joules",
         "kubesat_bus_brownout_seconds",
+        "kubesat_heat_rejected_joules",
         "kubesat_pod_evictions",
         "kubesat_pod_failures",
         "kubesat_completed_gpu_seconds",
@@ -392,3 +393,22 @@ def test_every_exported_family_is_documented_in_the_readme():
     exported = {name if name in documented else f"{name}_total" for name in exported}
     assert len(exported) >= 25
     assert exported <= documented, sorted(exported - documented)
+
+
+def test_heat_series_only_with_a_thermal_model():
+    from dataclasses import replace
+
+    registry, _ = registry_with(snapshot())
+    labels = {"satellite": "test-000", "constellation": "test", "plane": "0"}
+    assert registry.get_sample_value("kubesat_satellite_temperature_celsius", labels) is None
+    hot = replace(
+        snapshot(),
+        temperature_k=np.array([333.15, 300.0, 273.15]),
+        throttled_gpus=np.array([2, 0, 0], np.int64),
+        heat_rejected_j_total=np.array([5.0e6, 4.0e6, 3.0e6]),
+    )
+    registry, _ = registry_with(hot)
+    value = registry.get_sample_value
+    assert value("kubesat_satellite_temperature_celsius", labels) == pytest.approx(60.0)
+    assert value("kubesat_gpus_throttled", labels) == 2.0
+    assert value("kubesat_heat_rejected_joules_total", labels) == 5.0e6

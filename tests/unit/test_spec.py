@@ -25,7 +25,13 @@ def test_examples_parse(path):
 
 def test_example_sizes_match_their_descriptions():
     sizes = {p.stem: len(load_scenario(p).constellation.satellites) for p in EXAMPLES}
-    assert sizes == {"starcloud-1": 1, "sso-12": 12, "suncatcher-81": 81, "walker-1000": 1000}
+    assert sizes == {
+        "starcloud-1": 1,
+        "sso-12": 12,
+        "suncatcher-81": 81,
+        "walker-1000": 1000,
+        "radiator-sso-8": 8,
+    }
     walker = load_scenario(ROOT / "examples" / "walker-1000.yaml").constellation
     assert walker.power.gpus * len(walker.satellites) == 8000
 
@@ -56,3 +62,40 @@ def test_errors_name_the_field_path():
     manifest["spec"]["orbits"]["walkerDelta"] = {"altitudeKm": 550}
     with pytest.raises(SpecError, match="exactly one of tle, walkerDelta, sunSynchronous"):
         parse_constellation(manifest)
+
+
+def test_thermal_is_off_without_spec_thermal_and_parsed_with_it():
+    assert load_scenario(ROOT / "examples" / "walker-1000.yaml").constellation.thermal is None
+    thermal = load_scenario(ROOT / "examples" / "radiator-sso-8.yaml").constellation.thermal
+    assert thermal is not None
+    assert thermal.radiating_area_m2 == pytest.approx(8.4)
+    assert thermal.max_temperature_k == pytest.approx(333.15)
+    # the default view factor: a plate with a horizontal normal at 535 km
+    assert thermal.earth_view_factor == pytest.approx(0.26, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("thermal", "message"),
+    [
+        (
+            {"heatCapacityJPerK": 1e5, "radiatorAreaM2": 2, "minTemperatureC": 70},
+            "spec.thermal.minTemperatureC: must be below maxTemperatureC 60, got 70",
+        ),
+        (
+            {"heatCapacityJPerK": 1e5, "radiatorAreaM2": 2, "initialTemperatureC": 80},
+            "spec.thermal.initialTemperatureC: must be within [minTemperatureC, "
+            "maxTemperatureC] = [-10, 60], got 80",
+        ),
+        ({"heatCapacityJPerK": 1e5}, "spec.thermal.radiatorAreaM2: required field is missing"),
+        (
+            {"heatCapacityJPerK": 1e5, "radiatorAreaM2": 2, "emissivity": 0},
+            "spec.thermal.emissivity: must be > 0, got 0",
+        ),
+    ],
+)
+def test_bad_thermal_names_the_field(thermal, message):
+    manifest = next(yaml.safe_load_all((ROOT / "examples" / "radiator-sso-8.yaml").read_text()))
+    manifest["spec"]["thermal"] = thermal
+    with pytest.raises(SpecError) as error:
+        parse_constellation(manifest)
+    assert str(error.value) == message

@@ -33,11 +33,49 @@ class FleetConditions:
     altitude_km: NDArray[np.float32]
     seconds_to_shadow: NDArray[np.float32]
     shadow_seconds: NDArray[np.float32]
+    # (N, T) the best downlink rate in view (bits/s), 0 out of contact
+    downlink_bps: NDArray[np.float32] | None = None
 
     @property
     def step_seconds(self) -> float:
         offsets = self.grid.offsets_seconds
         return float(offsets[1] - offsets[0]) if len(offsets) > 1 else 0.0
+
+
+def compute_link(fleet: Fleet, sky: Sky, stations: Sequence[GroundStation]) -> NDArray[np.bool_]:
+    """(N, T): whether any station sees each satellite above its elevation mask (the
+    link column of `compute_conditions`, alone: when the stations change)."""
+    return compute_link_rate(fleet, sky, stations)[0]
+
+
+def compute_link_rate(
+    fleet: Fleet, sky: Sky, stations: Sequence[GroundStation]
+) -> tuple[NDArray[np.bool_], NDArray[np.float32]]:
+    """(N, T) link, and the best downlink rate of the stations in view (bits/s)."""
+    grid = sky.grid
+    link = np.zeros((len(fleet), len(grid)), np.bool_)
+    rate = np.zeros((len(fleet), len(grid)), np.float32)
+    if not stations:
+        return link, rate
+    for where in fleet.chunks(chunk_size_for(grid)):
+        teme = fleet.teme_km(grid, where)
+        _station_visibility(teme, sky, stations, where, link, rate)
+    return link, rate
+
+
+def _station_visibility(
+    teme: NDArray[np.float64],
+    sky: Sky,
+    stations: Sequence[GroundStation],
+    where: slice,
+    link: NDArray[np.bool_],
+    rate: NDArray[np.float32],
+) -> None:
+    """Mark the satellites of `where` each station sees, and the best rate in view."""
+    for station in stations:
+        seen = elevation_rad(teme, station, sky.gmst_rad) > np.radians(station.min_elevation_deg)
+        link[where] |= seen
+        rate[where] = np.maximum(rate[where], np.where(seen, station.data_rate_bps, 0.0))
 
 
 def compute_conditions(
@@ -51,6 +89,7 @@ def compute_conditions(
     n, t = len(fleet), len(grid)
     illumination = np.empty((n, t), np.float32)
     link = np.zeros((n, t), np.bool_)
+    rate = np.zeros((n, t), np.float32)
     flux = np.zeros((n, t), np.float32)
     lat = np.empty((n, t), np.float32)
     lon = np.empty((n, t), np.float32)
@@ -58,9 +97,7 @@ def compute_conditions(
     for where in fleet.chunks(chunk_size_for(grid)):
         teme = fleet.teme_km(grid, where)
         illumination[where] = illuminated_fraction(teme, sky.sun_teme_km)
-        for station in stations:
-            elevation = elevation_rad(teme, station, sky.gmst_rad)
-            link[where] |= elevation > np.radians(station.min_elevation_deg)
+        _station_visibility(teme, sky, stations, where, link, rate)
         la, lo, alt = geodetic(itrs_from_teme(teme, sky.gmst_rad[None, :]))
         lat[where], lon[where], height[where] = la, lo, alt
         if flux_model is not None:
@@ -71,7 +108,7 @@ def compute_conditions(
     for where in fleet.chunks(max(1, chunk_size_for(grid) // 4)):
         to_shadow[where], shadow_length[where] = shadow_timing(illumination[where] < 1.0, step)
     return FleetConditions(
-        grid, illumination, link, flux, lat, lon, height, to_shadow, shadow_length
+        grid, illumination, link, flux, lat, lon, height, to_shadow, shadow_length, rate
     )
 
 

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
 
 from kubesat.core.orbits import itrs_from_geodetic, teme_from_itrs
+
+# Downlink rate of a station (bits/s) unless its spec says: X-band links of LEO satellites
+# run at a few hundred Mbit/s (a stated assumption, at the low end of the 100-800 Mbit/s of
+# Earth-observation missions)
+DEFAULT_DATA_RATE_BPS: Final = 100e6
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,7 @@ class GroundStation:
     longitude_deg: float
     altitude_m: float = 0.0
     min_elevation_deg: float = 10.0
+    data_rate_bps: float = DEFAULT_DATA_RATE_BPS  # downlink rate while in contact
 
     def __post_init__(self) -> None:
         where = f"station {self.name!r}"
@@ -41,6 +48,8 @@ class GroundStation:
             raise ValueError(
                 f"{where} altitudeM: must be within [-500, 9000], got {self.altitude_m}"
             )
+        if not (self.data_rate_bps >= 0 and math.isfinite(self.data_rate_bps)):
+            raise ValueError(f"{where} dataRateBps: must be >= 0, got {self.data_rate_bps}")
         if not 0.0 <= self.min_elevation_deg < 90.0:
             raise ValueError(
                 f"{where} minElevationDeg: must be within [0, 90), got {self.min_elevation_deg}"

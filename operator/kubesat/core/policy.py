@@ -4,10 +4,11 @@ Pure functions over per-satellite arrays, shared by the simulator and the operat
 
 - `none`: nodes stay schedulable; pods die when power is gone or an upset hits.
 - `reactive`: a satellite is tainted when it leaves full sunlight, runs low or is upset,
-  and its pods are evicted then.
+  and its pods are evicted then; a thermally throttling satellite is tainted too.
 - `predictive`: from the forecast, a pod is placed only where the sunlit-plus-battery
   runway covers its next checkpoint; pods are checkpointed and evicted just in time
-  before the runway ends; nodes are scored by runway, battery, link and radiation.
+  before the runway ends; nodes are scored by runway, battery, link and radiation. The
+  runway is the shorter of the power runway and the time to the maximum temperature.
 """
 
 from __future__ import annotations
@@ -39,6 +40,31 @@ class FleetView:
     powered: NDArray[np.bool_]  # battery above its floor (no power loss in progress)
     ready: NDArray[np.bool_]  # not power-cycling after a latch-up
     upset: NDArray[np.bool_]  # recovering from a radiation upset
+    # (N, gpus + 1): seconds until the maximum temperature with 0..gpus GPUs busy (the
+    # thermal forecast); None without a thermal model
+    thermal_seconds: NDArray[np.float64] | None = None
+    # the radiator cannot carry every GPU now (node condition ThermalThrottling)
+    throttling: NDArray[np.bool_] | None = None
+    # seconds of ground contact left (0 out of contact); None: not known
+    contact_left_seconds: NDArray[np.float64] | None = None
+
+
+def required_contact_seconds(checkpoint_write_seconds: float, margin_seconds: float) -> float:
+    """Contact a satellite must have left before a link-bound pod is placed there: the
+    restore and the checkpoint written before loss of signal, and the margin twice (the
+    drain leaves that much before LOS, and the pod should do some work in between)."""
+    return 2.0 * checkpoint_write_seconds + 2.0 * margin_seconds
+
+
+def thermal_runway_seconds(view: FleetView, gpus: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Per satellite, seconds until the maximum temperature with `gpus` GPUs busy (inf
+    without a thermal model)."""
+    if view.thermal_seconds is None:
+        return np.full(gpus.shape, np.inf)
+    top = view.thermal_seconds.shape[1] - 1
+    rows = np.arange(view.thermal_seconds.shape[0])
+    out: NDArray[np.float64] = view.thermal_seconds[rows, np.clip(gpus, 0, top)]
+    return np.where(gpus > top, 0.0, out)
 
 
 def runway_seconds(
@@ -121,6 +147,9 @@ def max_gpus_with_runway(
         view.shadow_seconds[:, None],
     )
     ok = runway >= np.asarray(required_seconds, dtype=np.float64).reshape(-1, 1)
+    if view.thermal_seconds is not None:
+        # the heat forecast: no more GPUs than stay below the maximum temperature as long
+        ok &= view.thermal_seconds >= np.asarray(required_seconds, dtype=np.float64).reshape(-1, 1)
     # runway falls with load: the count of leading True values is the answer
     leading = np.cumprod(ok, axis=1).sum(axis=1).astype(np.int64) - 1
     # -1: not even the bus alone reaches the required runway; no GPU may run
@@ -148,7 +177,8 @@ def schedulable(policy: str, view: FleetView) -> NDArray[np.bool_]:
         return view.ready.copy()
     base = view.ready & view.powered & ~view.upset
     if policy == "reactive":
-        return base & (view.illumination >= 1.0)
+        ok = base & (view.illumination >= 1.0)
+        return ok if view.throttling is None else ok & ~view.throttling
     return base
 
 
@@ -159,11 +189,15 @@ def feasible(
     gpus: int,
     needs_link: bool,
     required_runway_seconds: float,
+    required_contact_seconds: float = 0.0,
 ) -> NDArray[np.bool_]:
-    """The filter: satellites that can take a pod of `gpus` GPUs now."""
+    """The filter: satellites that can take a pod of `gpus` GPUs now. A link-bound pod
+    needs a satellite in contact, with `required_contact_seconds` of it left (when known)."""
     ok = schedulable(policy, view) & (view.free_gpus >= gpus)
     if needs_link:
         ok &= view.link
+        if view.contact_left_seconds is not None:
+            ok &= view.contact_left_seconds >= required_contact_seconds
     if policy == "predictive":
         runway = runway_seconds(
             power,
@@ -173,19 +207,27 @@ def feasible(
             view.shadow_seconds,
         )
         ok &= runway >= required_runway_seconds
+        ok &= thermal_runway_seconds(view, view.busy_gpus + gpus) >= required_runway_seconds
     return ok
 
 
-def score(policy: str, power: PowerSystem, view: FleetView, gpus: int) -> NDArray[np.float64]:
+def score(
+    policy: str, power: PowerSystem, view: FleetView, gpus: int, needs_link: bool = False
+) -> NDArray[np.float64]:
     """The score (higher is better) among feasible satellites.
 
     `none` and `reactive` spread load like the default scheduler (least allocated).
     `predictive` prefers long runways, full batteries, a ground link and low radiation,
     then packs GPUs onto busy satellites to keep whole satellites free for large pods.
+    A link-bound pod under reactive or predictive goes first to the longest contact left.
     """
     capacity = max(power.gpus, 1)
+    contact_part = np.zeros(view.free_gpus.shape)
+    if needs_link and policy != "none" and view.contact_left_seconds is not None:
+        contact_part = 10.0 * np.minimum(view.contact_left_seconds, RUNWAY_SCORE_CAP_SECONDS)
+        contact_part = contact_part / RUNWAY_SCORE_CAP_SECONDS
     if policy != "predictive":
-        return view.free_gpus / capacity
+        return np.asarray(view.free_gpus / capacity + contact_part, dtype=np.float64)
     runway = runway_seconds(
         power,
         view.soc_wh,
@@ -193,6 +235,7 @@ def score(policy: str, power: PowerSystem, view: FleetView, gpus: int) -> NDArra
         view.seconds_to_shadow,
         view.shadow_seconds,
     )
+    runway = np.minimum(runway, thermal_runway_seconds(view, view.busy_gpus + gpus))
     runway_part = np.minimum(runway, RUNWAY_SCORE_CAP_SECONDS) / RUNWAY_SCORE_CAP_SECONDS
     battery_part = view.soc_wh / max(power.battery_wh, 1e-9)
     packing_part = 1.0 - view.free_gpus / capacity
@@ -202,6 +245,7 @@ def score(policy: str, power: PowerSystem, view: FleetView, gpus: int) -> NDArra
         + 0.5 * view.link
         - 2.0 * view.high_radiation
         + 0.5 * packing_part
+        + contact_part
     )
     return total
 

@@ -32,6 +32,7 @@ class JobSpec:
     needs_ground_link: bool = False
     ignores_disruptions: bool = False  # podFailurePolicy: Ignore on DisruptionTarget
     managed: bool = False  # spec.managedBy names kubesat's Job controller
+    downlink_bytes: float = 0.0  # results of each completion to bring to the ground
     labels: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -42,6 +43,8 @@ class JobSpec:
             raise ValueError(f"{where} work-gpu-seconds: must be > 0, got {self.work_gpu_seconds}")
         if self.checkpoint_interval_seconds < 0 or self.checkpoint_write_seconds < 0:
             raise ValueError(f"{where} checkpoint seconds: must be >= 0")
+        if not self.downlink_bytes >= 0:
+            raise ValueError(f"{where} downlink-bytes: must be >= 0, got {self.downlink_bytes}")
 
     @property
     def run_seconds_per_unit(self) -> float:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from kubesat.core.power import PowerSystem
+from kubesat.core.thermal import ThermalSystem
 from kubesat.spec import ConstellationSpec
 
 
@@ -37,6 +38,8 @@ class EngineConfig:
     # whether the engine also creates the pods of BUILTIN Jobs (the simulator models that
     # controller; the operator leaves them to the real one and adopts their bound pods)
     places_builtin_pods: bool = True
+    # the lumped thermal model (spec.thermal); None: heat never limits the GPUs
+    thermal: ThermalSystem | None = None
 
     @classmethod
     def from_spec(
@@ -55,4 +58,5 @@ class EngineConfig:
             payload_restart_seconds=spec.payload_restart_seconds,
             speedup=spec.clock.speedup,
             places_builtin_pods=places_builtin_pods,
+            thermal=spec.thermal,
         )

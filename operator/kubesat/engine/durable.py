@@ -17,6 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kubesat.engine.fleet import FREE, RUNNING, STATE_VERSION, FleetEngine
+from kubesat.engine.heat_state import heat_state, restore_heat_state
+from kubesat.engine.link_state import downlink_state, restore_downlink_state
 
 
 def _floats(values: NDArray[Any]) -> list[float]:
@@ -77,7 +79,10 @@ def to_state(engine: FleetEngine) -> dict[str, Any]:
             }
         )
     c = e.counters
+    heat, downlink = heat_state(e), downlink_state(e)
     return {
+        **({"thermal": heat} if heat is not None else {}),
+        **({"downlink": downlink} if downlink is not None else {}),
         "version": STATE_VERSION,
         "step": e.k,
         "stepSeconds": e.dt,
@@ -229,6 +234,8 @@ def restore_state(engine: FleetEngine, state: dict[str, Any]) -> bool:
     c.pods_started = int(counters.get("podsStarted", 0))
     c.bus_brownout_seconds = float(counters.get("busBrownoutSeconds", 0.0))
     c.bus_brownouts = int(counters.get("busBrownouts", 0))
+    restore_heat_state(e, state.get("thermal"), pairs)
+    restore_downlink_state(e, state.get("downlink"))
     e.decisions.clear()
     return True
 

@@ -12,15 +12,21 @@ constellation's seed and the chunk number, whoever asks and whenever.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from kubesat.core.conditions import FleetConditions, compute_conditions, shadow_timing
+from kubesat.core.conditions import (
+    FleetConditions,
+    compute_conditions,
+    compute_link_rate,
+    shadow_timing,
+)
 from kubesat.core.geometry import Sky
+from kubesat.core.ground import GroundStation
 from kubesat.core.orbits import Fleet
 from kubesat.core.timebase import TimeGrid
 from kubesat.core.upsets import UpsetEvents, sample_upsets
@@ -48,6 +54,10 @@ class Column:
     seconds_to_shadow: NDArray[np.float64]  # 0 in shadow, inf when none is forecast
     shadow_seconds: NDArray[np.float64]  # length of the coming (or remaining) shadow
     seconds_to_contact: NDArray[np.float64]  # 0 in contact, inf when none is forecast
+    # length of the coming contact, or what is left of the current one (loss of signal
+    # in that many seconds); None: not known
+    contact_seconds: NDArray[np.float64] | None = None
+    downlink_bps: NDArray[np.float64] | None = None  # best rate in view, 0 out of contact
 
 
 class EnvironmentSource(Protocol):
@@ -114,11 +124,12 @@ class ConditionsEnvironment:
         self.chunk_steps = upset_chunk_steps(self.step_seconds)
         self._upsets: dict[int, UpsetEvents] = {}
         self._contact: NDArray[np.float32] | None = None
+        self._contact_length: NDArray[np.float32] | None = None
 
     def column(self, step: int) -> Column:
         c = self.conditions
-        if self._contact is None:
-            self._contact, _ = shadow_timing(c.link, self.step_seconds)
+        if self._contact is None or self._contact_length is None:
+            self._contact, self._contact_length = shadow_timing(c.link, self.step_seconds)
 
         def f64(values: NDArray[Any]) -> NDArray[np.float64]:
             return np.asarray(values[:, step], dtype=np.float64)
@@ -134,6 +145,8 @@ class ConditionsEnvironment:
             seconds_to_shadow=f64(c.seconds_to_shadow),
             shadow_seconds=f64(c.shadow_seconds),
             seconds_to_contact=f64(self._contact),
+            contact_seconds=f64(self._contact_length),
+            downlink_bps=None if c.downlink_bps is None else f64(c.downlink_bps),
         )
 
     def upsets(self, step_from: int, step_to: int) -> UpsetEvents:
@@ -209,9 +222,24 @@ class WindowedEnvironment:
         if changed or self._timing is None:
             self._timing = self._shadow_and_contact_timing()
 
-    def _compute_chunk(self, chunk: int) -> dict[str, NDArray[Any]]:
+    def _grid(self, chunk: int) -> TimeGrid:
         steps = np.arange(chunk * self.chunk_steps, (chunk + 1) * self.chunk_steps)
-        grid = TimeGrid(self.spec.clock.start_utc, (steps * self.step_seconds).astype(np.float64))
+        return TimeGrid(self.spec.clock.start_utc, (steps * self.step_seconds).astype(np.float64))
+
+    def set_stations(self, stations: Sequence[GroundStation]) -> None:
+        """Use these ground stations from now on: the link and contact columns of the whole
+        window are computed again (sunlight, flux and positions stay)."""
+        self.spec = replace(self.spec, stations=tuple(stations))
+        for i, data in enumerate(self._chunks):
+            sky = Sky.on(self._grid(self._first_chunk + i))
+            data["link"], data["downlink_bps"] = compute_link_rate(
+                self.fleet, sky, self.spec.stations
+            )
+        if self._chunks:
+            self._timing = self._shadow_and_contact_timing()
+
+    def _compute_chunk(self, chunk: int) -> dict[str, NDArray[Any]]:
+        grid = self._grid(chunk)
         conditions = compute_conditions(
             self.fleet, Sky.on(grid), self.spec.stations, self.flux_model
         )
@@ -222,6 +250,11 @@ class WindowedEnvironment:
             "latitude_deg": conditions.latitude_deg,
             "longitude_deg": conditions.longitude_deg,
             "altitude_km": conditions.altitude_km,
+            "downlink_bps": (
+                conditions.downlink_bps
+                if conditions.downlink_bps is not None
+                else np.zeros(conditions.link.shape, np.float32)
+            ),
         }
 
     def _stacked(self, name: str) -> NDArray[Any]:
@@ -231,8 +264,13 @@ class WindowedEnvironment:
         to_shadow, shadow_length = shadow_timing(
             self._stacked("illumination") < 1.0, self.step_seconds
         )
-        to_contact, _ = shadow_timing(self._stacked("link"), self.step_seconds)
-        return {"to_shadow": to_shadow, "shadow": shadow_length, "to_contact": to_contact}
+        to_contact, contact_length = shadow_timing(self._stacked("link"), self.step_seconds)
+        return {
+            "to_shadow": to_shadow,
+            "shadow": shadow_length,
+            "to_contact": to_contact,
+            "contact": contact_length,
+        }
 
     def longest_shadow_seconds(self) -> float:
         """The longest shadow (penumbra included) any satellite sees in the window."""
@@ -263,6 +301,8 @@ class WindowedEnvironment:
             seconds_to_shadow=f64(self._timing["to_shadow"][:, k]),
             shadow_seconds=f64(self._timing["shadow"][:, k]),
             seconds_to_contact=f64(self._timing["to_contact"][:, k]),
+            contact_seconds=f64(self._timing["contact"][:, k]),
+            downlink_bps=f64(data["downlink_bps"][:, j]),
         )
 
     def upsets(self, step_from: int, step_to: int) -> UpsetEvents:

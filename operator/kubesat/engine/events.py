@@ -18,6 +18,7 @@ class EndReason(Enum):
     POWER_LOST = "power-lost"  # battery at its floor: GPUs shed
     SEFI = "sefi"  # a single-event functional interrupt hung its GPU
     LATCHUP = "latchup"  # a latch-up power-cycled the satellite
+    OVERHEATED = "overheated"  # the radiator could not carry its GPUs: they were held off
     DELETED = "deleted"  # gone without a checkpoint (force-deleted, Job removed)
     JOB_FAILED = "job-failed"  # the Job failed; its remaining pods stop
 
@@ -39,6 +40,7 @@ class EndReason(Enum):
             EndReason.POWER_LOST,
             EndReason.SEFI,
             EndReason.LATCHUP,
+            EndReason.OVERHEATED,
             EndReason.CHECKPOINTED,
         )
 
@@ -49,6 +51,7 @@ _STATUS_REASON = {
     EndReason.POWER_LOST: "PowerLost",
     EndReason.SEFI: "RadiationUpset",
     EndReason.LATCHUP: "RadiationUpset",
+    EndReason.OVERHEATED: "ThermalThrottled",
     EndReason.DELETED: "Deleted",
     EndReason.JOB_FAILED: "BackoffLimitExceeded",
 }
@@ -57,6 +60,7 @@ _FAILURE_METRIC = {
     EndReason.POWER_LOST: "power",
     EndReason.SEFI: "sefi",
     EndReason.LATCHUP: "latchup",
+    EndReason.OVERHEATED: "thermal",
 }
 
 
@@ -66,6 +70,8 @@ class EvictionReason(Enum):
     RUNWAY = "runway"  # predictive: the power runway is about to end
     ECLIPSE = "eclipse"  # reactive: the satellite left full sunlight
     UPSET = "upset"  # reactive: the satellite is recovering from an upset
+    THERMAL = "thermal"  # predictive: the satellite is about to reach its maximum temperature
+    LINK = "link"  # a link-bound pod's satellite is about to lose its ground contact
 
 
 class NoticeKind(Enum):
@@ -76,6 +82,8 @@ class NoticeKind(Enum):
     POWER_RESTORED = "power-restored"
     RECOVERED = "recovered"
     BUS_BROWNOUT = "bus-brownout"  # the bus reached the hard reserve: a platform fault
+    THERMAL_THROTTLING = "thermal-throttling"  # the radiator cannot carry every GPU now
+    THERMAL_RECOVERED = "thermal-recovered"  # every GPU fits under the radiator again
 
 
 @dataclass(frozen=True)

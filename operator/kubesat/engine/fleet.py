@@ -25,12 +25,20 @@ from kubesat.core.policy import (
     feasible,
     gpus_to_keep,
     max_gpus_with_runway,
+    required_contact_seconds,
     required_runway_seconds,
     runway_seconds,
     schedulable,
     score,
 )
 from kubesat.core.power import EnergyBound, bus_first_step
+from kubesat.core.thermal import (
+    HeatBound,
+    heat_limit_w,
+    heater_w,
+    seconds_to_max_temperature,
+    thermal_step,
+)
 from kubesat.core.upsets import UpsetEvents, UpsetKind
 from kubesat.core.workloads import DisruptionBudget, JobSpec, backoff_seconds
 from kubesat.engine.config import EngineConfig, JobController
@@ -85,6 +93,13 @@ class Counters:
     pods_started: int = 0
     bus_brownout_seconds: float = 0.0  # satellite-seconds with the bus at the hard reserve
     bus_brownouts: int = 0  # times a satellite's bus browned out
+    throttled_gpu_seconds: float = 0.0  # GPU capacity the radiator could not carry
+    thermal_throttles: int = 0  # times a satellite started throttling
+    heater_energy_j: float = 0.0  # drawn by heaters holding the minimum temperature
+    downlinked_bytes: float = 0.0  # results brought to the ground
+    results_landed: int = 0  # completions whose results reached the ground
+    landed_latency_seconds: float = 0.0  # sum over them of completion to landing
+    landed_latency_max_seconds: float = 0.0
 
     def add(self, table: dict[str, int], key: str) -> None:
         table[key] = table.get(key, 0) + 1
@@ -128,6 +143,20 @@ class FleetEngine:
         # the proven energy bound of the steps so far (the goodput denominator)
         self.bound = EnergyBound.start(config.power, np.full(n, config.initial_state_of_charge))
         self.counters = Counters()
+        # heat (spec.thermal): one lumped temperature per satellite
+        self.thermal = config.thermal
+        initial_k = self.thermal.initial_temperature_k if self.thermal is not None else 0.0
+        self.temperature_k = np.full(n, initial_k)
+        self.heat_bound = (
+            HeatBound.start(self.thermal, self.temperature_k) if self.thermal else None
+        )
+        self.heat_limit_gpus = np.full(n, g, np.int64)  # GPUs the radiator carries now
+        self.throttling = np.zeros(n, np.bool_)  # heat holds some GPUs off
+        self.heat_rejected_j = np.zeros(n)  # radiated since the start, per satellite
+        self.heater_w = np.zeros(n)
+        # results waiting for a contact: per satellite, [job, unit, bytes left, done at]
+        self.downlink_queue: list[list[list[float]]] = [[] for _ in range(n)]
+        self.downlink_backlog_bytes = np.zeros(n)
         # jobs
         self.jobs: list[JobSpec] = []
         self.job_keys: list[str] = []
@@ -261,11 +290,16 @@ class FleetEngine:
 
     def view(self, column: Column) -> FleetView:
         """What the policy sees of every satellite now."""
+        busy = self.busy_gpus()
+        free = self.free_gpus()
+        if self.thermal is not None:
+            # GPUs the radiator cannot carry are held off, as a hung GPU is
+            free = np.minimum(free, np.maximum(self.heat_limit_gpus - busy, 0))
         return FleetView(
             illumination=column.illumination,
             soc_wh=self.soc.copy(),
-            busy_gpus=self.busy_gpus(),
-            free_gpus=self.free_gpus(),
+            busy_gpus=busy,
+            free_gpus=free,
             link=column.link,
             high_radiation=column.flux > self.config.saa_flux_threshold,
             seconds_to_shadow=column.seconds_to_shadow,
@@ -273,7 +307,30 @@ class FleetEngine:
             powered=self.powered.copy(),
             ready=self.ready,
             upset=self.upset,
+            thermal_seconds=self.thermal_forecast(),
+            throttling=self.throttling.copy() if self.thermal is not None else None,
+            contact_left_seconds=(
+                None
+                if column.contact_seconds is None
+                else np.where(column.link, column.contact_seconds, 0.0)
+            ),
         )
+
+    def thermal_forecast(self) -> NDArray[np.float64] | None:
+        """(N, gpus + 1): seconds until the maximum temperature with 0..gpus GPUs busy, in
+        full sunlight (the hotter case) from each satellite's temperature now."""
+        if self.thermal is None:
+            return None
+        p = self.power
+        heat = (
+            p.bus_power_w
+            + np.arange(self.g + 1) * p.gpu_power_w
+            + float(self.thermal.environment_w(1.0))
+        )
+        return seconds_to_max_temperature(self.thermal, self.temperature_k[:, None], heat[None, :])
+
+    def required_contact(self, job: int) -> float:
+        return required_contact_seconds(float(self.write[job]), self.config.margin_seconds)
 
     def required_runway(self, job: int) -> float:
         return required_runway_seconds(
@@ -382,6 +439,11 @@ class FleetEngine:
         if reason is EndReason.COMPLETED:
             self.unit_progress[unit] = self.unit_checkpoint[unit] = self.work[job]
             self.unit_done[unit] = True
+            results = self.jobs[job].downlink_bytes
+            if results > 0:  # the results wait on board for a contact
+                sat = int(self.slot_sat[slot])
+                self.downlink_queue[sat].append([job, unit, results, self.now])
+                self.downlink_backlog_bytes[sat] += results
         elif reason is EndReason.CHECKPOINTED:
             self.unit_checkpoint[unit] = self.unit_progress[unit]
         else:
@@ -553,6 +615,7 @@ class FleetEngine:
         self._place_step(self.view(column))
         self._power_step(column)
         self._progress_step()
+        self._downlink_step(column)
         self.k += 1
         ended = (self.upset_until > now) & (self.upset_until <= self.now)
         for sat in np.flatnonzero(ended):
@@ -612,15 +675,38 @@ class FleetEngine:
             np.maximum.at(lead, self.slot_sat[live], self.write[self.slot_job[live]])
         return lead + self.config.margin_seconds + self.dt
 
+    def _drain_link_bound(self, view: FleetView) -> None:
+        """Link-bound pods leave (checkpointed) before loss of signal: when the contact
+        left is within their checkpoint write, the margin and one step of reaction."""
+        if view.contact_left_seconds is None or not self.pod_slot:
+            return
+        link_jobs = np.array([spec.needs_ground_link for spec in self.jobs], np.bool_)
+        if not link_jobs.any():
+            return
+        live = np.isin(self.slot_state, LIVE_STATES) & (self.slot_job >= 0)
+        live &= link_jobs[np.maximum(self.slot_job, 0)]
+        for slot in np.flatnonzero(live):
+            sat = int(self.slot_sat[slot])
+            left = float(view.contact_left_seconds[sat])
+            lead = float(self.write[self.slot_job[slot]]) + self.config.margin_seconds + self.dt
+            if left < lead:
+                self._evict(int(slot), EvictionReason.LINK, left)
+
     def _drain_step(self, view: FleetView) -> None:
         if self.policy == "none":
             return
+        self._drain_link_bound(view)
         lead = self.drain_lead_seconds()
         keep = gpus_to_keep(self.policy, self.power, view, lead)
         draining_state = self.slot_state == DRAINING
         draining = np.zeros(self.n, np.int64)
         np.add.at(draining, self.slot_sat[draining_state], self.slot_gpus[draining_state])
         excess = view.busy_gpus - draining - keep
+        busy_after = view.busy_gpus - draining
+        power_keep = None
+        if self.policy == "predictive" and view.thermal_seconds is not None and (excess > 0).any():
+            power_view = FleetView(**{**view.__dict__, "thermal_seconds": None})
+            power_keep = gpus_to_keep(self.policy, self.power, power_view, lead)
         for sat in np.flatnonzero(excess > 0):
             slots = [
                 int(s)
@@ -631,6 +717,8 @@ class FleetEngine:
             slots.sort(key=lambda s: (self.slot_since[s], self.slot_pod[s]))
             if self.policy == "reactive":
                 reason = EvictionReason.UPSET if view.upset[sat] else EvictionReason.ECLIPSE
+            elif power_keep is not None and busy_after[sat] <= power_keep[sat]:
+                reason = EvictionReason.THERMAL  # the power runway alone would keep them
             else:
                 reason = EvictionReason.RUNWAY
             runway = float(
@@ -668,7 +756,7 @@ class FleetEngine:
 
     def _place_step(self, view: FleetView) -> None:
         """Job controller plus scheduler: pending units become pods on satellites."""
-        pending: dict[tuple[int, bool, float], list[int]] = {}
+        pending: dict[tuple[int, bool, float, float], list[int]] = {}
         for job in self._placeable_jobs():
             spec = self.jobs[job]
             room = spec.parallelism - int(self.job_running[job])
@@ -676,7 +764,13 @@ class FleetEngine:
                 continue
             units = self.pending_units(job, room)
             if units.size:
-                key = (spec.gpus_per_pod, spec.needs_ground_link, self.required_runway(job))
+                contact = self.required_contact(job) if spec.needs_ground_link else 0.0
+                key = (
+                    spec.gpus_per_pod,
+                    spec.needs_ground_link,
+                    self.required_runway(job),
+                    contact,
+                )
                 pending.setdefault(key, []).extend(int(u) for u in units)
         if not pending:
             return
@@ -686,10 +780,14 @@ class FleetEngine:
         # pods are draining, or they found none now): smaller pods must not fragment the
         # satellites that could take them
         soon = self._draining_by_shape() if self.policy == "predictive" else {}
-        for (gpus, needs_link, need), waiting in sorted(pending.items(), key=lambda kv: -kv[0][0]):
+        for (gpus, needs_link, need, contact), waiting in sorted(
+            pending.items(), key=lambda kv: -kv[0][0]
+        ):
             held = self._hold_for_larger(view, free, busy, gpus, soon)
             free -= held
-            targets = self.placements(view, free, busy, gpus, needs_link, need, len(waiting))
+            targets = self.placements(
+                view, free, busy, gpus, needs_link, need, len(waiting), contact_seconds=contact
+            )
             free += held
             for unit, sat in zip(waiting, targets, strict=False):
                 healthy = np.flatnonzero(
@@ -754,11 +852,15 @@ class FleetEngine:
         need_seconds: float,
         count: int,
         allowed: NDArray[np.bool_] | None = None,
+        contact_seconds: float = 0.0,
     ) -> NDArray[np.int64]:
         """Satellites for up to `count` pods of `gpus` GPUs, best first (one entry per pod):
-        the policy's filter, its runway cap on GPUs per satellite, and its score."""
+        the policy's filter, its runway cap on GPUs per satellite, and its score. A
+        link-bound pod needs `contact_seconds` of ground contact left."""
         current = FleetView(**{**view.__dict__, "free_gpus": free, "busy_gpus": busy})
-        ok = feasible(self.policy, self.power, current, gpus, needs_link, need_seconds)
+        ok = feasible(
+            self.policy, self.power, current, gpus, needs_link, need_seconds, contact_seconds
+        )
         if allowed is not None:
             ok &= allowed
         if not ok.any():
@@ -768,18 +870,33 @@ class FleetEngine:
             most = max_gpus_with_runway(self.power, current, need_seconds) - busy
             capacity = np.minimum(capacity, np.maximum(most, 0) // gpus)
         capacity = np.where(ok, capacity, 0)
-        order = np.argsort(-score(self.policy, self.power, current, gpus)[ok], kind="stable")
+        points = score(self.policy, self.power, current, gpus, needs_link)
+        order = np.argsort(-points[ok], kind="stable")
         nodes = np.flatnonzero(ok)[order]
         return np.repeat(nodes, capacity[nodes])[:count].astype(np.int64)
 
     def _power_step(self, column: Column) -> None:
-        """Advance every battery one step; a shortfall sheds the GPUs (their pods die)."""
+        """Advance every battery one step; a shortfall sheds the GPUs (their pods die).
+        With a thermal model, GPUs the radiator cannot carry are held off first (their
+        pods die too), a heater on the bus holds the minimum temperature, and the
+        temperature follows the heat of the step."""
         now, dt, p = self.now, self.dt, self.power
-        busy = self.busy_gpus()
         solar = column.illumination * p.solar_array_w
         # the bus runs unless the satellite power-cycles (a latch-up); a payload that
         # reboots after a low-voltage disconnect leaves the bus on
         bus = np.where(self.bus_off_until <= now, p.bus_power_w, 0.0)
+        environment_w = np.zeros(self.n)
+        if self.thermal is not None:
+            environment_w = self.thermal.environment_w(column.illumination)
+            self._hold_off_hot_gpus(bus + environment_w)
+            self.heater_w = heater_w(
+                self.thermal,
+                self.temperature_k,
+                bus + environment_w + self.busy_gpus() * p.gpu_power_w,
+                dt,
+            )
+            bus = bus + self.heater_w
+        busy = self.busy_gpus()
         new, short, bus_short = bus_first_step(p, self.soc, solar, bus, busy * p.gpu_power_w, dt)
         lost = (short > EPSILON) & (busy > 0)
         for sat in np.flatnonzero(lost):
@@ -813,7 +930,9 @@ class FleetEngine:
         self.load_w = np.where(lost, bus, bus + busy * p.gpu_power_w)
         self.solar_energy_j += solar * dt
         self.bound.add(column.illumination, dt)
-        self.counters.bound_gpu_seconds = float(self.bound.gpu_seconds().sum())
+        if self.thermal is not None:
+            self._heat_step(column, environment_w)
+        self.counters.bound_gpu_seconds = float(self.bound_gpu_seconds().sum())
         floor = p.battery_wh * p.floor_soc
         restart = floor + POWER_RECOVERY_FRACTION * p.battery_wh
         # low-voltage disconnect: the payload (the node) is off until the battery has
@@ -827,6 +946,98 @@ class FleetEngine:
         self.powered = ~self.restart_pending
         for sat in np.flatnonzero(recovered):
             self.decisions.append(Notice(NoticeKind.POWER_RESTORED, int(sat), now + dt))
+
+    def bound_gpu_seconds(self) -> NDArray[np.float64]:
+        """Per satellite, the proven bound of the steps so far: the energy bound, and with
+        a thermal model the lesser of it and the heat bound (both are upper bounds)."""
+        energy = self.bound.gpu_seconds()
+        if self.heat_bound is None or self.power.gpu_power_w <= 0:
+            return energy
+        heat = self.heat_bound.gpu_joules() / self.power.gpu_power_w
+        return np.asarray(np.minimum(energy, heat), dtype=np.float64)
+
+    def _heat_limit(self, other_w: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Per satellite, the most GPUs whose heat, with `other_w`, ends a step at or below
+        the maximum temperature."""
+        assert self.thermal is not None
+        spare_w = heat_limit_w(self.thermal, self.temperature_k, self.dt) - other_w
+        gpu_w = max(self.power.gpu_power_w, EPSILON)
+        return np.clip(np.floor(spare_w / gpu_w + EPSILON), 0, self.g).astype(np.int64)
+
+    def _hold_off_hot_gpus(self, other_w: NDArray[np.float64]) -> None:
+        """The payload's thermal protection: GPUs beyond what the radiator carries this step
+        are switched off; their pods die (the ones with the least unsaved work first)."""
+        allowed = self._heat_limit(other_w)
+        busy = self.busy_gpus()
+        for sat in np.flatnonzero(busy > allowed):
+            slots = [int(s) for s in np.unique(self.gpu_owner[sat][self.gpu_owner[sat] >= 0])]
+            slots.sort(key=lambda s: (self.slot_since[s], self.slot_pod[s]))
+            killed, lost_work, left = [], 0.0, int(busy[sat])
+            for slot in slots:
+                if left <= allowed[sat]:
+                    break
+                left -= int(self.slot_gpus[slot])
+                ended = self._end(slot, EndReason.OVERHEATED)
+                killed.append(ended.pod)
+                lost_work += ended.lost_gpu_seconds
+            self.decisions.append(
+                Notice(
+                    NoticeKind.THERMAL_THROTTLING,
+                    int(sat),
+                    self.now,
+                    pods=tuple(killed),
+                    lost_gpu_seconds=lost_work,
+                )
+            )
+
+    def _heat_step(self, column: Column, environment_w: NDArray[np.float64]) -> None:
+        """The temperature after the step's heat; the GPUs the radiator carries next."""
+        thermal, dt = self.thermal, self.dt
+        assert thermal is not None and self.heat_bound is not None
+        self.temperature_k = thermal_step(
+            thermal, self.temperature_k, self.load_w + environment_w, dt
+        )
+        self.heat_rejected_j += thermal.radiative_w_per_k4 * self.temperature_k**4 * dt
+        self.counters.heater_energy_j += float(self.heater_w.sum()) * dt
+        self.heat_bound.add(column.illumination, self.power.bus_power_w, dt)
+        bus = np.where(self.bus_off_until <= self.now + dt, self.power.bus_power_w, 0.0)
+        self.heat_limit_gpus = self._heat_limit(bus + environment_w)
+        throttling = self.heat_limit_gpus < self.g
+        self.counters.throttled_gpu_seconds += float((self.g - self.heat_limit_gpus).sum()) * dt
+        self.counters.thermal_throttles += int((throttling & ~self.throttling).sum())
+        for sat in np.flatnonzero(throttling != self.throttling):
+            hot = bool(throttling[sat])
+            kind = NoticeKind.THERMAL_THROTTLING if hot else NoticeKind.THERMAL_RECOVERED
+            self.decisions.append(Notice(kind, int(sat), self.now + dt))
+        self.throttling = throttling
+
+    def _downlink_step(self, column: Column) -> None:
+        """Results waiting on board go down, first finished first, at the best rate of the
+        stations in view; a result has landed when its last byte has."""
+        rate_bps = column.downlink_bps
+        if rate_bps is None or not self.downlink_backlog_bytes.any():
+            return
+        c = self.counters
+        for sat in np.flatnonzero((self.downlink_backlog_bytes > 0) & (rate_bps > 0)):
+            bytes_per_second = float(rate_bps[sat]) / 8.0
+            budget = bytes_per_second * self.dt
+            queue = self.downlink_queue[sat]
+            while queue and budget > 0:
+                item = queue[0]
+                take = min(item[2], budget)
+                item[2] -= take
+                budget -= take
+                self.downlink_backlog_bytes[sat] -= take
+                c.downlinked_bytes += take
+                if item[2] <= EPSILON:
+                    queue.pop(0)
+                    landed = self.now + self.dt - budget / bytes_per_second
+                    latency = landed - item[3]
+                    c.results_landed += 1
+                    c.landed_latency_seconds += latency
+                    c.landed_latency_max_seconds = max(c.landed_latency_max_seconds, latency)
+            if not queue:
+                self.downlink_backlog_bytes[sat] = 0.0
 
     def _progress_step(self) -> None:
         if not self.pod_slot:
@@ -928,6 +1139,16 @@ class FleetEngine:
             jobs_completed=c.jobs_completed,
             policy=self.policy,
             bus_brownout_seconds_total=self.brownout_seconds.copy(),
+            temperature_k=self.temperature_k.copy() if self.thermal is not None else None,
+            throttled_gpus=((self.g - self.heat_limit_gpus) if self.thermal is not None else None),
+            heat_rejected_j_total=(
+                self.heat_rejected_j.copy() if self.thermal is not None else None
+            ),
+            downlink_backlog_bytes=(
+                self.downlink_backlog_bytes.copy()
+                if any(spec.downlink_bytes > 0 for spec in self.jobs)
+                else None
+            ),
         )
 
     @property

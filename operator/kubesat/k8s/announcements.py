@@ -107,6 +107,30 @@ class Announcer:
                     "attitude control, radios, heaters) is not fully powered; the design "
                     "or the policy leaves the platform too little energy for the eclipse",
                 )
+            elif notice.kind is NoticeKind.THERMAL_THROTTLING:
+                thermal = self.fleet.spec.thermal
+                top = thermal.max_temperature_k - 273.15 if thermal is not None else 0.0
+                if notice.pods:
+                    text = (
+                        f"at {when} the radiator could not carry every busy GPU at "
+                        f"{top:.0f} C: GPUs held off{pods}"
+                    )
+                    self.fleet.event(ref, "Warning", "Overheated", text)
+                else:
+                    self.fleet.event(
+                        ref,
+                        "Warning",
+                        "ThermalThrottling",
+                        f"reached its maximum temperature ({top:.0f} C) at {when}: the "
+                        "radiator cannot carry every GPU",
+                    )
+            elif notice.kind is NoticeKind.THERMAL_RECOVERED:
+                self.fleet.event(
+                    ref,
+                    "Normal",
+                    "ThermalRecovered",
+                    f"below its maximum temperature at {when}: the radiator carries every GPU",
+                )
             elif notice.kind is NoticeKind.POWER_RESTORED:
                 self.fleet.event(
                     ref,

@@ -141,6 +141,7 @@ async def physics(
     gpu_jobs: kopf.Index[tuple[str, str], Any],
     fleet_satellites: kopf.Index[tuple[str, str], Any],
     disruption_budgets: kopf.Index[str, Any],
+    ground_stations: kopf.Index[str, Any],
     **_: Any,
 ) -> None:
     """Tick the constellation's physics, nodes and pods while it exists."""
@@ -151,6 +152,7 @@ async def physics(
         "gpu_jobs": gpu_jobs,
         "fleet_satellites": fleet_satellites,
         "disruption_budgets": disruption_budgets,
+        "ground_stations": ground_stations,
     }
     while not stopped:
         fleet = memo.fleets.get(key)

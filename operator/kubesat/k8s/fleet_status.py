@@ -53,7 +53,7 @@ class StatusWriter:
         self.fleet = fleet
         n = fleet.n
         options = fleet.options
-        self.node_schedule = WriteSchedule(n, 8, 0.0, math.inf)
+        self.node_schedule = WriteSchedule(n, 9, 0.0, math.inf)  # the columns of node_codes
         self.sat_schedule = WriteSchedule(
             n, 8, options.status_coalesce_seconds, options.status_refresh_seconds
         )
@@ -125,6 +125,7 @@ class StatusWriter:
                 np.where(upset, s.upset_kind, 0),
                 s.healthy_gpus(),
                 until,
+                s.throttling,  # heat holds GPUs off (never without a thermal model)
             ],
             axis=1,
         ).astype(np.int64)
@@ -151,6 +152,7 @@ class StatusWriter:
                 upset_kind=int(s.upset_kind[i]),
                 until=until,
                 healthy_gpus=int(codes[i, 6]),
+                **self.thermal_fields(i),
             )
             if registered[i]:
                 self.fleet.nodes.write(i, state, wall)
@@ -160,6 +162,16 @@ class StatusWriter:
                 self.fleet.nodes.register(i, uid, state, wall)
                 self.node_schedule.mark(i, codes[i], wall_s)
         self.fleet.nodes.renew_leases(wall, wall_s)
+
+    def thermal_fields(self, i: int) -> dict[str, Any]:
+        """The Node's thermal inputs of satellite i (none without a thermal model)."""
+        s = self.fleet.engine
+        if s.thermal is None:
+            return {}
+        return {
+            "throttled_gpus": int(s.g - s.heat_limit_gpus[i]),
+            "temperature_c": round(float(s.temperature_k[i]) - 273.15, 1),
+        }
 
     def sat_codes(self, column: Any, view: FleetView) -> NDArray[np.int64]:
         s = self.fleet.engine

@@ -5,6 +5,8 @@
 - `gpu_jobs`: Jobs carrying kubesat work annotations, keyed by (namespace, name).
 - `fleet_satellites`: Satellites keyed by (namespace, constellation).
 - `disruption_budgets`: PodDisruptionBudgets keyed by namespace (the engine honours them).
+- `ground_stations`: GroundStation objects keyed by namespace (the stations of every
+  Constellation of that namespace, with its `spec.groundStations`).
 
 Kopf fills every index before any other handler or daemon starts, so a restarted operator
 sees the whole picture on its first tick. Indexes are live: daemons read them as they change.
@@ -16,7 +18,7 @@ from typing import Any
 
 import kopf
 
-from kubesat.k8s.objects import budget_info, job_info, pod_info, satellite_info
+from kubesat.k8s.objects import budget_info, job_info, pod_info, satellite_info, station_info
 from kubesat.spec import GROUP, VERSION
 
 UNBOUND = ""
@@ -52,3 +54,12 @@ async def fleet_satellites(
 async def disruption_budgets(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, Any]:
     assert namespace is not None  # a namespaced resource
     return {namespace: budget_info(body)}
+
+
+@kopf.index(GROUP, VERSION, "groundstations", id="ground_stations")
+async def ground_stations(
+    body: kopf.Body, namespace: str | None, **_: Any
+) -> dict[str, Any] | None:
+    assert namespace is not None  # a namespaced resource
+    station = station_info(body)
+    return None if station is None else {namespace: station}

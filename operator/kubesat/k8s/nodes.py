@@ -38,7 +38,14 @@ LEASE_NAMESPACE: Final = "kube-node-lease"
 ECLIPSE_TAINT: Final = "kubesat.io/eclipse"
 LOW_POWER_TAINT: Final = "kubesat.io/low-power"
 UPSET_TAINT: Final = "kubesat.io/radiation-upset"
-OUR_TAINTS: Final = (SATELLITE_TAINT_KEY, ECLIPSE_TAINT, LOW_POWER_TAINT, UPSET_TAINT)
+THERMAL_TAINT: Final = "kubesat.io/thermal-throttling"
+OUR_TAINTS: Final = (
+    SATELLITE_TAINT_KEY,
+    ECLIPSE_TAINT,
+    LOW_POWER_TAINT,
+    UPSET_TAINT,
+    THERMAL_TAINT,
+)
 CONDITION_TYPES: Final = ("Ready", "Sunlit", "PowerAvailable", "GroundLink", "RadiationUpset")
 LABEL_SATELLITE: Final = "kubesat.io/satellite"
 LABEL_CONSTELLATION: Final = "kubesat.io/constellation"
@@ -106,7 +113,12 @@ def desired_state(
     upset_kind: int,
     until: str | None,
     healthy_gpus: int,
+    throttled_gpus: int | None = None,
+    temperature_c: float | None = None,
 ) -> NodeState:
+    """The Node's conditions, our taints and its allocatable GPUs. `throttled_gpus` (with a
+    thermal model only): GPUs the radiator cannot carry now; it adds the condition
+    `ThermalThrottling` and, under reactive and predictive, a NoSchedule taint."""
     if down:
         ready = (
             "False",
@@ -152,6 +164,18 @@ def desired_state(
             CONDITION_TYPES, (ready, sunlit, power, ground, radiation), strict=True
         )
     )
+    if throttled_gpus is not None:
+        where = "" if temperature_c is None else f" at {temperature_c:.1f} C"
+        thermal = (
+            (
+                "True",
+                "RadiatorLimit",
+                f"the radiator cannot carry {throttled_gpus} of the GPUs{where}: held off",
+            )
+            if throttled_gpus > 0
+            else ("False", "BelowMaximum", "the radiator carries every GPU")
+        )
+        conditions = (*conditions, ("ThermalThrottling", *thermal))
     taints = [(SATELLITE_TAINT_KEY, satellite, "NoSchedule")]
     if policy == "reactive" and illumination < 1.0:
         taints.append((ECLIPSE_TAINT, "", "NoSchedule"))
@@ -159,6 +183,8 @@ def desired_state(
         taints.append((LOW_POWER_TAINT, "", "NoSchedule"))
     if policy != "none" and upset:
         taints.append((UPSET_TAINT, UPSET_NAMES.get(upset_kind, "upset"), "NoSchedule"))
+    if policy != "none" and throttled_gpus:
+        taints.append((THERMAL_TAINT, "", "NoSchedule"))
     return NodeState(conditions, tuple(taints), int(healthy_gpus))
 
 

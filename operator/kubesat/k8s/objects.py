@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubesat.core.ground import DEFAULT_DATA_RATE_BPS, GroundStation
 from kubesat.core.workloads import DisruptionBudget, JobSpec
 from kubesat.spec import (
     CONSTELLATION_LABEL,
@@ -261,6 +262,24 @@ def satellite_info(body: Mapping[str, Any]) -> tuple[str, SatelliteInfo]:
         resource_version=str(meta.get("resourceVersion", "")),
         inject=(meta.get("annotations") or {}).get(INJECT_ANNOTATION),
     )
+
+
+def station_info(body: Mapping[str, Any]) -> GroundStation | None:
+    """A `GroundStation` object as the core's station (None when its spec is unusable:
+    admission refuses such objects, so only an old or hand-edited one can be)."""
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    try:
+        return GroundStation(
+            name=str(meta.get("name", "")),
+            latitude_deg=float(spec["latitudeDeg"]),
+            longitude_deg=float(spec["longitudeDeg"]),
+            altitude_m=float(spec.get("altitudeM", 0.0)),
+            min_elevation_deg=float(spec.get("minElevationDeg", 10.0)),
+            data_rate_bps=float(spec.get("dataRateBps", DEFAULT_DATA_RATE_BPS)),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def budget_info(body: Mapping[str, Any]) -> DisruptionBudget:

@@ -23,6 +23,8 @@ fail on any refused request):
 - jobs: watched (an index); patched with the progress annotation; jobs/status: written
   for the Jobs whose `spec.managedBy` is kubesat's Job controller.
 - poddisruptionbudgets: watched (an index): the engine honours them when it drains.
+- groundstations: watched (an index): the stations of the Constellations of their
+  namespace, applied live.
 - events: what happened and why, on Constellations, Satellites and pods.
 - customresourcedefinitions, namespaces: Kopf discovers and watches its resources'
   definitions and the namespaces it serves.
@@ -36,6 +38,7 @@ from typing import Final
 CLUSTER_RULES: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = (
     ("kubesat.io", ("constellations",), ("list", "watch", "patch")),
     ("kubesat.io", ("satellites",), ("list", "watch", "create", "patch", "delete")),
+    ("kubesat.io", ("groundstations",), ("list", "watch")),
     ("kubesat.io", ("constellations/status", "satellites/status"), ("patch",)),
     ("", ("nodes",), ("get", "list", "create", "patch", "delete")),
     ("", ("nodes/status",), ("patch",)),

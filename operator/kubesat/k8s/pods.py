@@ -88,6 +88,11 @@ def end_message(ended: PodEnded, satellite: str) -> str:
         )
     if reason is EndReason.LATCHUP:
         return f"single-event latch-up on {satellite}: the satellite power-cycled"
+    if reason is EndReason.OVERHEATED:
+        return (
+            f"{satellite} reached its maximum temperature: GPUs held off, work since the "
+            "last checkpoint lost"
+        )
     if reason is EndReason.JOB_FAILED:
         return "the Job reached its backoff limit"
     return "the pod was deleted"

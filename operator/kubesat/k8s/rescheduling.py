@@ -42,6 +42,16 @@ class Drainer:
             return "the satellite is recovering from a radiation upset"
         if eviction.reason is EvictionReason.ECLIPSE:
             return "the satellite left full sunlight (reactive policy)"
+        if eviction.reason is EvictionReason.LINK:
+            return (
+                f"the pod needs a ground link and the satellite's contact ends in "
+                f"{eviction.runway_seconds:.0f} s"
+            )
+        if eviction.reason is EvictionReason.THERMAL:
+            return (
+                "the satellite would reach its maximum temperature within the time a "
+                "checkpoint needs"
+            )
         column = fleet.column
         assert column is not None
         sat = eviction.sat

@@ -18,12 +18,13 @@ import contextlib
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from kubesat.core.ground import GroundStation
 from kubesat.core.policy import FleetView
 from kubesat.core.power import bus_viability
 from kubesat.core.timebase import iso_z
@@ -283,7 +284,8 @@ class FleetRuntime:
         self.engine.power = spec.power
         self.engine.policy = spec.policy
         if self.env is not None:
-            self.env.spec = spec
+            # the stations in use stay until the next tick's sync compares them
+            self.env.spec = replace(spec, stations=self.env.spec.stations)
         if not math.isclose(spec.clock.speedup, self.clock.speedup):
             self.clock = self.clock.rebased(spec.clock.speedup, spec.clock.step_seconds)
         self.status.node_schedule.written[:] = np.iinfo(np.int64).min  # policy may change taints
@@ -296,10 +298,12 @@ class FleetRuntime:
         jobs_index = indexes["gpu_jobs"]
         sats_index = indexes["fleet_satellites"]
         budgets_index = indexes.get("disruption_budgets")
+        stations_index = indexes.get("ground_stations")
         try:
             self.schedulable = True
             while not stopped and not self.stopping:
                 self._sync_budgets(budgets_index)
+                await self._sync_stations(stations_index)
                 await self.tick(pods_index, jobs_index, sats_index)
                 delay = self._sleep_seconds()
                 await asyncio.sleep(delay)
@@ -409,6 +413,41 @@ class FleetRuntime:
         )
         if budgets != self.engine.budgets:
             self.engine.set_budgets(budgets)
+
+    def stations(self, stations_index: Any) -> tuple[GroundStation, ...]:
+        """The constellation's `spec.groundStations` and the GroundStation objects of its
+        namespace (an object replaces an entry of the same name)."""
+        objects: dict[str, GroundStation] = {}
+        if stations_index is not None and self.namespace in stations_index:
+            for station in stations_index[self.namespace]:
+                objects[station.name] = station
+        kept = tuple(s for s in self.spec.stations if s.name not in objects)
+        return kept + tuple(objects[name] for name in sorted(objects))
+
+    async def _sync_stations(self, stations_index: Any) -> None:
+        """Apply station changes live: the link and contact forecast from now on."""
+        if self.env is None:
+            return
+        stations = self.stations(stations_index)
+        if stations == self.env.spec.stations:
+            return
+        before = {s.name for s in self.env.spec.stations}
+        await asyncio.to_thread(self.env.set_stations, stations)
+        self.column = self.env.column(self.engine.k)
+        after = {s.name for s in stations}
+        added, removed = sorted(after - before), sorted(before - after)
+        changed = [] if added or removed else sorted(after)
+        parts = [
+            f"{label} {', '.join(names)}"
+            for label, names in (("added", added), ("removed", removed), ("moved", changed))
+            if names
+        ]
+        self.event(
+            self.body,
+            "Normal",
+            "GroundStationsChanged",
+            f"{len(stations)} ground stations ({'; '.join(parts)}): contacts recomputed",
+        )
 
     def _missing_restored_pods(self) -> None:
         """After a restart: a pod the engine runs but the API never got (the operator

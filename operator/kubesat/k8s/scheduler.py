@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kubesat.core.policy import feasible, required_runway_seconds, runway_seconds, score
+from kubesat.core.policy import (
+    feasible,
+    required_contact_seconds,
+    required_runway_seconds,
+    runway_seconds,
+    score,
+)
 from kubesat.k8s.api import NORMAL, URGENT, status_of
 from kubesat.k8s.objects import JobInfo, PodInfo
 
@@ -152,7 +158,8 @@ class Scheduler:
             view = views[key]
             spec = fleet.spec
             need = required_runway_seconds(interval, write, spec.predictive_margin_seconds)
-            ok = feasible(spec.policy, spec.power, view, pod.gpus, pod.needs_link, need)
+            contact = required_contact_seconds(write, spec.predictive_margin_seconds)
+            ok = feasible(spec.policy, spec.power, view, pod.gpus, pod.needs_link, need, contact)
             ok &= fleet.nodes.registered
             extra = fleet.placement_mask(pod)
             ok &= extra
@@ -161,7 +168,7 @@ class Scheduler:
                 reasons.update(self._why(fleet, view, pod, need, extra))
             if not ok.any():
                 continue
-            points = score(spec.policy, spec.power, view, pod.gpus)
+            points = score(spec.policy, spec.power, view, pod.gpus, pod.needs_link)
             i = int(np.flatnonzero(ok)[np.argmax(points[ok])])
             if best is None or points[i] > best[0]:
                 best = (float(points[i]), key, i)

@@ -196,9 +196,27 @@ def report_document(
                 "bus_brownout_seconds": round(o.bus_brownout_seconds, 3),
                 "bus_brownouts": int(o.bus_brownouts),
                 "bus_brownout_satellites": int(o.bus_brownout_satellites),
+                **({"thermal": _thermal_json(o.thermal)} if o.thermal is not None else {}),
+                **({"downlink": _downlink_json(o.downlink)} if o.downlink is not None else {}),
             }
             for name, o in outcomes.items()
         },
+    }
+
+
+def _thermal_json(totals: dict[str, float]) -> dict[str, Any]:
+    counts = ("thermal_throttles", "throttled_satellites", "pods_lost_to_heat")
+    return {
+        key: int(value) if key in counts else round(value, 3)
+        for key, value in sorted(totals.items())
+    }
+
+
+def _downlink_json(totals: dict[str, float]) -> dict[str, Any]:
+    counts = ("results_landed", "results_waiting")
+    return {
+        key: int(value) if key in counts else round(value, 3)
+        for key, value in sorted(totals.items())
     }
 
 
@@ -213,6 +231,13 @@ def print_report(name: str, duration_seconds: float, document: dict[str, Any]) -
             f"({design['longest_eclipse_seconds'] / 60:.1f} min): margin "
             f"{design['margin_wh']:+.1f} Wh"
         )
+        heat = design.get("thermal")
+        if heat:
+            print(
+                f"heat: the radiator rejects {heat['max_rejection_w']:.0f} W at its maximum "
+                f"temperature; the bus and the environment take {heat['bus_and_environment_w']:.0f}"
+                f" W of it: {heat['sustained_gpus']:.2f} GPUs sustained"
+            )
     header = (
         f"{'policy':<11}{'goodput':>8}{'completed GPU-h':>17}{'lost GPU-h':>12}"
         f"{'bound GPU-h':>13}{'evictions':>11}{'jobs done':>11}{'failed':>8}{'upsets':>8}"
@@ -236,3 +261,23 @@ def print_report(name: str, duration_seconds: float, document: dict[str, Any]) -
             else "; no bus brownout"
         )
         print(f"  {policy}: evictions by reason: {reasons}; pod failures: {failures}{brownouts}")
+        down = r.get("downlink")
+        if down:
+            print(
+                f"  {policy}: downlink: {down['results_landed']} results on the ground "
+                f"({down['downlinked_bytes'] / 1e9:.1f} GB), {down['results_waiting']} waiting "
+                f"({down['backlog_bytes'] / 1e9:.1f} GB backlog); completion to ground "
+                f"{down['mean_latency_seconds'] / 60:.1f} min on average, "
+                f"{down['max_latency_seconds'] / 60:.1f} min at most"
+            )
+        heat = r.get("thermal")
+        if heat:
+            print(
+                f"  {policy}: heat: peak {heat['peak_temperature_c']:.1f} C, "
+                f"{heat['thermal_throttles']} throttling episodes on "
+                f"{heat['throttled_satellites']} satellites, "
+                f"{heat['throttled_gpu_seconds'] / 3600:.1f} GPU-h held off, "
+                f"{heat['pods_lost_to_heat']} pods lost to heat, heaters "
+                f"{heat['heater_energy_wh']:.1f} Wh; bound without heat "
+                f"{heat['energy_only_bound_gpu_seconds'] / 3600:.1f} GPU-h"
+            )

@@ -27,6 +27,8 @@ class Outcome:
     bus_brownout_seconds: float = 0.0  # satellite-seconds with the bus at the hard reserve
     bus_brownouts: int = 0  # times a satellite's bus browned out
     bus_brownout_satellites: int = 0  # satellites whose bus browned out at least once
+    thermal: dict[str, float] | None = None  # heat totals (spec.thermal), None without it
+    downlink: dict[str, float] | None = None  # results brought down, None without any asked
     timeline: dict[str, NDArray[Any]] = field(default_factory=dict)
 
     @property

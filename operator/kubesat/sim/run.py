@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 import yaml
+from numpy.typing import NDArray
 
 from kubesat.core.conditions import FleetConditions, compute_conditions
 from kubesat.core.geometry import Sky
 from kubesat.core.orbits import Fleet
 from kubesat.core.power import bus_viability
+from kubesat.core.thermal import KELVIN_AT_ZERO_CELSIUS
 from kubesat.core.timebase import TimeGrid
 from kubesat.core.upsets import UpsetEvents
 from kubesat.core.workloads import DisruptionBudget, JobSpec
@@ -152,10 +154,14 @@ def simulate(
     source = environment.source
     sample_every = max(1, steps // 2000)
     busy_trace, soc_trace, useful_trace = [], [], []
+    peak_k = engine.temperature_k.copy()
+    throttled = np.zeros(engine.n, np.bool_)
     for k in range(steps):
         column = source.column(k)
         engine.step(column, source.upsets(k, k + 1))
         engine.decisions.clear()
+        np.maximum(peak_k, engine.temperature_k, out=peak_k)
+        throttled |= engine.throttling
         if k % sample_every == 0:
             busy_trace.append(engine.busy_gpus().astype(np.int16))
             soc_trace.append((engine.soc / max(c.power.battery_wh, 1e-9)).astype(np.float32))
@@ -183,12 +189,85 @@ def simulate(
         bus_brownout_seconds=counters.bus_brownout_seconds,
         bus_brownouts=counters.bus_brownouts,
         bus_brownout_satellites=int((engine.brownout_seconds > 0).sum()),
+        thermal=_thermal_totals(engine, peak_k, throttled) if engine.thermal is not None else None,
+        downlink=(
+            _downlink_totals(engine)
+            if any(job.downlink_bytes > 0 for job in scenario.jobs)
+            else None
+        ),
         timeline={
             "busy_gpus": np.array(busy_trace).T,
             "state_of_charge": np.array(soc_trace).T,
             "useful_gpu_seconds": np.array(useful_trace),
         },
     )
+
+
+def _thermal_totals(
+    engine: FleetEngine, peak_k: NDArray[np.float64], throttled: NDArray[np.bool_]
+) -> dict[str, float]:
+    """What heat did in a run: throttling, heaters, temperatures and the heat bound."""
+    c = engine.counters
+    energy = float(engine.bound.gpu_seconds().sum())
+    return {
+        "throttled_gpu_seconds": c.throttled_gpu_seconds,
+        "thermal_throttles": float(c.thermal_throttles),
+        "throttled_satellites": float(throttled.sum()),
+        "pods_lost_to_heat": float(c.failures.get("thermal", 0)),
+        "heater_energy_wh": c.heater_energy_j / 3600.0,
+        "peak_temperature_c": float(peak_k.max()) - KELVIN_AT_ZERO_CELSIUS,
+        "final_mean_temperature_c": float(engine.temperature_k.mean()) - KELVIN_AT_ZERO_CELSIUS,
+        "energy_only_bound_gpu_seconds": energy,
+        "heat_rejected_joules": float(engine.heat_rejected_j.sum()),
+    }
+
+
+def _downlink_totals(engine: FleetEngine) -> dict[str, float]:
+    """What reached the ground: results landed, bytes, the backlog left on board, and how
+    long results waited from their completion to their last byte on the ground."""
+    c = engine.counters
+    landed = c.results_landed
+    return {
+        "results_landed": float(landed),
+        "results_waiting": float(sum(len(q) for q in engine.downlink_queue)),
+        "downlinked_bytes": c.downlinked_bytes,
+        "backlog_bytes": float(engine.downlink_backlog_bytes.sum()),
+        "mean_latency_seconds": c.landed_latency_seconds / landed if landed else 0.0,
+        "max_latency_seconds": c.landed_latency_max_seconds,
+    }
+
+
+@dataclass(frozen=True)
+class ThermalDesign:
+    """Whether the bus and the environment in full sun fit under the radiator's rejection at
+    the maximum temperature (else no schedule keeps the satellite below it), and how many
+    GPUs the radiator sustains on top."""
+
+    max_rejection_w: float
+    bus_and_environment_w: float
+    sustained_gpus: float
+
+    @property
+    def viable(self) -> bool:
+        return self.max_rejection_w >= self.bus_and_environment_w
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "viable": self.viable,
+            "max_rejection_w": round(self.max_rejection_w, 3),
+            "bus_and_environment_w": round(self.bus_and_environment_w, 3),
+            "sustained_gpus": round(self.sustained_gpus, 3),
+        }
+
+
+def thermal_design(spec: ConstellationSpec) -> ThermalDesign | None:
+    """The thermal design check (None without spec.thermal)."""
+    thermal, power = spec.thermal, spec.power
+    if thermal is None:
+        return None
+    other = power.bus_power_w + float(thermal.environment_w(1.0))
+    spare = thermal.max_rejection_w - other
+    return ThermalDesign(thermal.max_rejection_w, other, spare / max(power.gpu_power_w, 1e-9))
 
 
 @dataclass(frozen=True)
@@ -200,19 +279,23 @@ class Viability:
     bus_need_wh: float
     usable_wh: float
     margin_wh: float
+    thermal: ThermalDesign | None = None
 
     @property
     def viable(self) -> bool:
-        return self.margin_wh >= 0.0
+        return self.margin_wh >= 0.0 and (self.thermal is None or self.thermal.viable)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "viable": self.viable,
             "margin_wh": round(self.margin_wh, 3),
             "longest_eclipse_seconds": round(self.longest_eclipse_seconds, 3),
             "bus_need_wh": round(self.bus_need_wh, 3),
             "usable_wh": round(self.usable_wh, 3),
         }
+        if self.thermal is not None:
+            out["thermal"] = self.thermal.as_json()
+        return out
 
 
 def viability(scenario: Scenario, environment: Environment) -> Viability:
@@ -221,4 +304,10 @@ def viability(scenario: Scenario, environment: Environment) -> Viability:
     shadow = environment.conditions.shadow_seconds[:, : environment.steps]
     longest = float(shadow.max()) if shadow.size else 0.0
     margin = bus_viability(power, longest)
-    return Viability(longest, power.usable_wh - margin, power.usable_wh, margin)
+    return Viability(
+        longest,
+        power.usable_wh - margin,
+        power.usable_wh,
+        margin,
+        thermal_design(scenario.constellation),
+    )

@@ -177,3 +177,32 @@ def test_a_catch_up_slides_the_window_without_recomputing_it(spec: Constellation
     assert computed == sorted(set(computed)), "a chunk was computed twice"
     assert computed[0] == 0
     assert computed[-1] == (target + env.horizon_steps) // env.chunk_steps + 1
+
+
+def test_changed_stations_recompute_the_contacts_of_the_window(spec: ConstellationSpec) -> None:
+    """A station added, moved or removed (a GroundStation object in the operator): the
+    window's link and contact columns become those of an environment built with the new
+    stations from the start; sunlight stays."""
+    from kubesat.core.ground import GroundStation
+
+    first_step = 40
+    live = WindowedEnvironment(spec)
+    live.ensure(first_step)
+    window = range(first_step, first_step + live.horizon_steps)
+    old_links = [live.column(step).link for step in window]
+    stations = (
+        GroundStation("svalbard", 78.23, 15.41, 500.0, 5.0),
+        GroundStation("punta-arenas", -53.16, -70.91, 50.0, 5.0),
+    )
+    live.set_stations(stations)
+    fresh = WindowedEnvironment(dataclasses.replace(spec, stations=stations))
+    fresh.ensure(first_step)
+    for step in window:
+        a, b = live.column(step), fresh.column(step)
+        for name in ("link", "seconds_to_contact", "contact_seconds", "illumination"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), (step, name)
+    new_links = [live.column(step).link for step in window]
+    assert any(not np.array_equal(o, n) for o, n in zip(old_links, new_links, strict=True))
+    assert live.spec.stations == stations
+    live.set_stations(())
+    assert not any(live.column(step).link.any() for step in window)

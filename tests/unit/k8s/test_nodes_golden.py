@@ -119,7 +119,10 @@ def test_every_policy_has_golden_states_for_every_situation() -> None:
         for path in (golden.GOLDEN_DIR / "nodes/desired_state").glob("*.input.yaml")
     }
     situations = ("sunlit", "penumbra", "eclipse", "low-power", "latchup", "sefi")
-    assert names == {f"{policy}-{situation}" for policy in POLICIES for situation in situations}
+    # with a thermal model: the ThermalThrottling condition, and its taint under predictive
+    thermal = {"predictive-thermal-throttling", "none-thermal-below-maximum"}
+    expected = {f"{policy}-{situation}" for policy in POLICIES for situation in situations}
+    assert names == expected | thermal
 
 
 def test_the_node_selector_selects_the_node_labels() -> None:
