@@ -80,6 +80,8 @@ def test_killed_and_restarted_operator_loses_no_progress_and_duplicates_no_pod(
     before = wait_for("a checkpoint of the Job", progressing, timeout=60)
     pod = wait_for("the pod", lambda: cluster.pods("long"))[0]
     status_before = cluster.constellation("steady")["status"]
+    # read now: the slot this status names is rewritten two persists later
+    state_before = read_state(cluster.core, namespace, status_before)
     time.sleep(2)
     first.kill()
     killed_at = time.monotonic()
@@ -99,7 +101,6 @@ def test_killed_and_restarted_operator_loses_no_progress_and_duplicates_no_pod(
     # the same timeline: the anchor did not move, and simulated time kept pace with the wall
     assert status_after["clock"]["epochWallTime"] == status_before["clock"]["epochWallTime"]
     # the battery state came back (same satellites, a state of charge each)
-    state_before = read_state(cluster.core, namespace, status_before)
     state_after = read_state(cluster.core, namespace, status_after)
     assert state_after["satellites"] == state_before["satellites"]
     assert state_after["step"] > state_before["step"]

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from kubesat.k8s.state_store import read_state
 from tests.e2e.conftest import Cluster, condition, constellation, gpu_job, wait_for
 
 pytestmark = pytest.mark.controlplane
@@ -46,7 +47,8 @@ def hot_constellation() -> dict[str, Any]:
 
 
 def temperatures(cluster: Cluster) -> tuple[int, list[float]]:
-    state = (cluster.constellation("hot").get("status") or {}).get("state") or {}
+    status = cluster.constellation("hot").get("status") or {}
+    state = read_state(cluster.core, cluster.namespace, status) if status else {}
     return int(state.get("step", -1)), list((state.get("thermal") or {}).get("temperatureK", []))
 
 
