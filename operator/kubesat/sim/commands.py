@@ -112,7 +112,7 @@ class ProgressBar:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from kubesat.sim.run import load_scenario, prepare, simulate
+    from kubesat.sim.run import load_scenario, prepare, simulate_policies
 
     scenario = load_scenario(args.file)
     if args.seed is not None and args.seed < 0:
@@ -124,17 +124,15 @@ def run_simulate(args: argparse.Namespace) -> int:
     show = not args.quiet
     if show:
         print(
-            f"Sampling the environment of {len(scenario.constellation.satellites)} satellites "
-            f"over {args.duration / 3600:g} h ...",
+            f"Simulating {len(scenario.constellation.satellites)} satellites over "
+            f"{args.duration / 3600:g} h ({', '.join(policies)}) ...",
             file=sys.stderr,
         )
     environment = prepare(scenario, args.duration, args.seed)
-    outcomes = {}
-    for policy in policies:
-        bar = ProgressBar(policy, environment.steps, show and sys.stderr.isatty())
-        outcomes[policy] = simulate(
-            scenario, environment, policy, bar, live.on_snapshot if live else None
-        )
+    bar = ProgressBar("/".join(policies), environment.steps, show and sys.stderr.isatty())
+    outcomes = simulate_policies(
+        scenario, environment, policies, bar, live.on_snapshot if live else None
+    )
     from kubesat.sim.run import viability
 
     document = report_document(outcomes, viability(scenario, environment).as_json())
@@ -236,3 +234,150 @@ def print_report(name: str, duration_seconds: float, document: dict[str, Any]) -
             else "; no bus brownout"
         )
         print(f"  {policy}: evictions by reason: {reasons}; pod failures: {failures}{brownouts}")
+
+
+def add_sweep_parser(commands: Any) -> None:
+    """Register `kubesat sweep`."""
+    sweep = commands.add_parser(
+        "sweep",
+        help="simulate every combination of design parameters, locally or on Dask",
+        description="Sweep design parameters: the cartesian product of --set values, each "
+        "point a full simulation, run in parallel on this machine or on a Dask cluster. "
+        "PATH is a Constellation field (spec.hardware.batteryWh) or a Job annotation "
+        "(jobs.NAME.annotations.kubesat.io/checkpoint-interval-seconds).",
+    )
+    sweep.add_argument("file", type=Path, help="YAML with one Constellation, Jobs and PDBs")
+    sweep.add_argument(
+        "--set",
+        dest="axes",
+        action="append",
+        required=True,
+        metavar="PATH=V1,V2,...",
+        help="a parameter and its values (repeatable: the sweep is every combination)",
+    )
+    sweep.add_argument(
+        "--duration",
+        type=parse_duration,
+        default=parse_duration("24h"),
+        help="simulated span of each point, e.g. 24h (default), 90m, 2d",
+    )
+    sweep.add_argument(
+        "--policy",
+        choices=[*POLICIES, "all"],
+        default=None,
+        help="policy to run (default: the Constellation's spec.policy); all = each",
+    )
+    sweep.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of every point's upsets (default: each point's spec.radiation.seed)",
+    )
+    sweep.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="run the points on this Dask scheduler's workers (default: local processes)",
+    )
+    sweep.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local processes (default: one per core; ignored with --scheduler)",
+    )
+    sweep.add_argument("--json", type=Path, default=None, metavar="OUT", help="write JSON here")
+    sweep.add_argument(
+        "--plots", type=Path, default=None, metavar="DIR", help="write PNG plots here"
+    )
+    sweep.add_argument("--quiet", action="store_true", help="no progress line")
+    sweep.set_defaults(run=run_sweep_command)
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    from kubesat.sim.sweep import (
+        dask_executor,
+        dumps,
+        load_documents,
+        local_executor,
+        parse_set,
+        plan_sweep,
+        run_sweep,
+        sweep_document,
+    )
+
+    if args.seed is not None and args.seed < 0:
+        raise ValueError(f"--seed: must be >= 0, got {args.seed}")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers: must be >= 1, got {args.workers}")
+    if args.scheduler is not None and not re.match(r"^[a-z]+://[^:/]+:\d+$", args.scheduler):
+        raise ValueError(f"--scheduler: expected tcp://HOST:PORT, got {args.scheduler!r}")
+    axes = [parse_set(text) for text in args.axes]
+    documents = load_documents(args.file)
+    from kubesat.sim.run import parse_scenario
+
+    default_policy = parse_scenario(documents, str(args.file)).constellation.policy
+    policies = list(POLICIES) if args.policy == "all" else [args.policy or default_policy]
+    points = plan_sweep(documents, axes, args.duration, policies, args.seed, str(args.file))
+    where = f"Dask at {args.scheduler}" if args.scheduler else "local processes"
+    show = not args.quiet
+    if show:
+        print(
+            f"Sweeping {len(points)} points x {args.duration / 3600:g} h "
+            f"({', '.join(policies)}) on {where} ...",
+            file=sys.stderr,
+        )
+    executor = dask_executor(args.scheduler) if args.scheduler else local_executor(args.workers)
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        if show:
+            sys.stderr.write(
+                f"\r{done}/{total} points  {time.monotonic() - started:6.1f}s"
+                + ("\n" if done == total else "")
+            )
+            sys.stderr.flush()
+
+    records = run_sweep(points, executor, progress)
+    document = sweep_document(str(args.file), axes, args.duration, policies, args.seed, records)
+    print_sweep(document)
+    sys.stdout.flush()
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(dumps(document), encoding="utf-8")
+    if args.plots is not None:
+        from kubesat.sim.sweep_plots import write_sweep_plots
+
+        for path in write_sweep_plots(args.plots, document):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def print_sweep(document: dict[str, Any]) -> None:
+    """One row per point: its parameters, then goodput and GPU-hours a day per policy."""
+    sweep = document["sweep"]
+    paths = [a["path"] for a in sweep["axes"]]
+    widths = [max(len(p.rsplit(".", 1)[-1].rsplit("/", 1)[-1]), 8) for p in paths]
+    heads = [p.rsplit(".", 1)[-1].rsplit("/", 1)[-1] for p in paths]
+    policy_cols = "".join(
+        f"{pol[:10] + ' goodput':>20}{'GPU-h/day':>11}" for pol in sweep["policies"]
+    )
+    header = f"{'#':>4}  " + "".join(f"{h:>{w}}  " for h, w in zip(heads, widths, strict=True))
+    header += f"{'viable':>7}" + policy_cols
+    print(
+        f"\nsweep of {sweep['file']}: {len(document['points'])} points, "
+        f"{sweep['duration_seconds'] / 3600:g} h each"
+    )
+    print(header)
+    print("-" * len(header))
+    for record in document["points"]:
+        values = "".join(
+            f"{record['parameters'][p]!s:>{w}}  " for p, w in zip(paths, widths, strict=True)
+        )
+        viable = "yes" if record["report"]["viability"].get("viable") else "NO"
+        cells = "".join(
+            f"{record['report']['policies'][pol]['goodput_ratio']:>20.3f}"
+            f"{record['report']['policies'][pol]['gpu_hours_per_day']:>11.1f}"
+            for pol in sweep["policies"]
+        )
+        print(f"{record['index']:>4}  {values}{viable:>7}{cells}")

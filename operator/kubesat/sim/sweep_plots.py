@@ -1,0 +1,161 @@
+"""PNG plots of a sweep, drawn from its JSON document (so a saved sweep can be re-plotted).
+
+- `sweep-<parameter>.png`: goodput and useful GPU-hours per day against each swept
+  parameter, one line per policy: the best over the other parameters, every point faint.
+- `pareto.png`: useful GPU-hours per day against battery Wh and against array W; the
+  Pareto front (no other design has as small a battery and array and more GPU-hours)
+  drawn and labelled, for the predictive policy if it ran (else the first).
+
+matplotlib's object API on the Agg canvas, as `plots.py`: no pyplot state, no display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from kubesat.sim.plots import DPI, POLICY_COLOURS, _policy_colour, _save, _slug
+
+METRICS: Final = (
+    ("goodput_ratio", "goodput (useful / reachable)"),
+    ("gpu_hours_per_day", "useful GPU-hours per day"),
+)
+PARETO_POLICY: Final = "predictive"
+
+Record = Mapping[str, Any]
+
+
+def write_sweep_plots(directory: Path, document: Mapping[str, Any]) -> list[Path]:
+    """Write the sweep's figures into `directory` (created); their paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    sweep, records = document["sweep"], document["points"]
+    paths = []
+    for axis in sweep["axes"]:
+        figure = parameter_figure(axis["path"], axis["values"], sweep["policies"], records)
+        name = _slug(axis["path"].rsplit("/", 1)[-1].rsplit(".", 1)[-1])
+        paths.append(_save(figure, directory / f"sweep-{name}.png"))
+    paths.append(_save(pareto_figure(sweep["policies"], records), directory / "pareto.png"))
+    return paths
+
+
+def _short(path: str) -> str:
+    return path.rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+
+
+def _positions(values: Sequence[Any]) -> tuple[list[float], list[str] | None]:
+    """x positions of an axis' values: the numbers themselves, or 0..n-1 for words."""
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return [float(v) for v in values], None
+    return [float(i) for i in range(len(values))], [str(v) for v in values]
+
+
+def parameter_figure(
+    path: str, values: Sequence[Any], policies: Sequence[str], records: Sequence[Record]
+) -> Figure:
+    """Each metric against one parameter: per policy the best over the other parameters."""
+    xs, labels = _positions(values)
+    where = {repr(v): x for v, x in zip(values, xs, strict=True)}
+    figure = Figure(figsize=(10, 7), layout="constrained")
+    axes = figure.subplots(len(METRICS), 1, sharex=True)
+    for ax, (metric, title) in zip(axes, METRICS, strict=True):
+        for index, policy in enumerate(policies):
+            colour = _policy_colour(policy, index)
+            points = [
+                (where[repr(r["parameters"][path])], r["report"]["policies"][policy][metric])
+                for r in records
+            ]
+            ax.scatter(
+                [p[0] for p in points], [p[1] for p in points], color=colour, alpha=0.25, s=18
+            )
+            best = [max(y for x, y in points if x == at) for at in xs]
+            ax.plot(xs, best, color=colour, lw=2, marker="o", ms=5, label=policy)
+        ax.set_ylabel(title)
+        ax.grid(True, alpha=0.3)
+        ax.set_ylim(bottom=0)
+    axes[0].set_ylim(0, 1.05)
+    axes[0].legend(loc="lower right", fontsize=9, title="policy (line: best over the rest)")
+    if labels is not None:
+        axes[-1].set_xticks(xs, labels)
+    axes[-1].set_xlabel(path)
+    figure.suptitle(f"Sweep: goodput and useful GPU-hours per day against {_short(path)}")
+    return figure
+
+
+def pareto_front(cost: np.ndarray[Any, Any], value: np.ndarray[Any, Any]) -> list[int]:
+    """Indices of the designs no other beats: as cheap on every cost column (lower is
+    better) and at least as much value, better on one. Sorted by the first cost."""
+    front = []
+    for i in range(len(value)):
+        as_good = np.all(cost <= cost[i], axis=1) & (value >= value[i])
+        better = np.any(cost < cost[i], axis=1) | (value > value[i])
+        if not np.any(as_good & better):
+            front.append(i)
+    return sorted(front, key=lambda i: (float(cost[i, 0]), float(cost[i, 1])))
+
+
+def pareto_figure(policies: Sequence[str], records: Sequence[Record]) -> Figure:
+    """GPU-hours per day against battery Wh and array W, the Pareto front marked."""
+    policy = PARETO_POLICY if PARETO_POLICY in policies else policies[0]
+    battery = np.array([float(r["design"]["battery_wh"]) for r in records])
+    array = np.array([float(r["design"]["solar_array_w"]) for r in records])
+    value = np.array([float(r["report"]["policies"][policy]["gpu_hours_per_day"]) for r in records])
+    viable = np.array([bool(r["report"]["viability"].get("viable")) for r in records])
+    # the front among viable designs (a bus that cannot ride the eclipse is no design)
+    among = np.flatnonzero(viable) if viable.any() else np.arange(len(records))
+    front = [
+        int(among[i]) for i in pareto_front(np.column_stack([battery, array])[among], value[among])
+    ]
+    colour = POLICY_COLOURS.get(policy, "#1f77b4")
+    figure = Figure(figsize=(13, 5.8), layout="constrained")
+    panels = figure.subplots(1, 2, sharey=True)
+    for ax, cost, other, label, other_label in (
+        (panels[0], battery, array, "battery (Wh)", "array W"),
+        (panels[1], array, battery, "solar array (W)", "battery Wh"),
+    ):
+        shade = ax.scatter(
+            cost[viable], value[viable], c=other[viable], cmap="viridis", s=36, zorder=2
+        )
+        if (~viable).any():
+            ax.scatter(
+                cost[~viable],
+                value[~viable],
+                marker="x",
+                color="#d62728",
+                s=36,
+                zorder=2,
+                label="not viable (bus cannot ride the eclipse)",
+            )
+        order = sorted(front, key=lambda i: (cost[i], -value[i]))
+        ax.plot(
+            cost[order],
+            value[order],
+            color=colour,
+            lw=1.8,
+            marker="o",
+            mfc="none",
+            ms=11,
+            zorder=3,
+            label="Pareto front of viable designs",
+        )
+        for i in front:
+            ax.annotate(
+                f"{battery[i]:g} Wh / {array[i]:g} W",
+                (cost[i], value[i]),
+                textcoords="offset points",
+                xytext=(6, -12),
+                fontsize=8,
+            )
+        figure.colorbar(shade, ax=ax, label=other_label)
+        ax.set_xlabel(label)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+    panels[0].set_ylabel(f"useful GPU-hours per day ({policy})")
+    panels[0].set_ylim(bottom=0)
+    figure.suptitle("Sweep: what battery and array buy (Pareto front of GPU-hours per day)")
+    figure.set_dpi(DPI)
+    return figure
