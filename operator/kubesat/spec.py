@@ -39,6 +39,10 @@ WORK_ANNOTATION: Final = "kubesat.io/work-gpu-seconds"
 CHECKPOINT_INTERVAL_ANNOTATION: Final = "kubesat.io/checkpoint-interval-seconds"
 CHECKPOINT_WRITE_ANNOTATION: Final = "kubesat.io/checkpoint-write-seconds"
 NEEDS_LINK_ANNOTATION: Final = "kubesat.io/needs-ground-link"
+# Nodes one Kubernetes cluster is tested with (kubernetes.io/docs/setup/best-practices/
+# cluster-large): the most satellites the operator runs in one cluster unless told more,
+# and the most one simulation takes before the fleet is split into domains.
+TESTED_CLUSTER_NODES: Final = 5000
 
 
 class SpecError(ValueError):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kubesat.core.policy import POLICIES
+from kubesat.spec import TESTED_CLUSTER_NODES as DEFAULT_DOMAIN_SATELLITES
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -56,6 +57,34 @@ def add_simulate_parser(commands: Any) -> None:
     sim.add_argument("--json", type=Path, default=None, metavar="OUT", help="write JSON here")
     sim.add_argument("--plots", type=Path, default=None, metavar="DIR", help="write PNG plots here")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    large = sim.add_argument_group("constellations larger than one scheduling domain")
+    large.add_argument(
+        "--domain-satellites",
+        type=int,
+        default=DEFAULT_DOMAIN_SATELLITES,
+        metavar="N",
+        help="most satellites one simulation (one cluster) takes (default "
+        f"{DEFAULT_DOMAIN_SATELLITES:,}, Kubernetes' tested nodes per cluster)",
+    )
+    large.add_argument(
+        "--split",
+        action="store_true",
+        help="run a larger constellation as independent domains of whole planes of at most "
+        "--domain-satellites each (see README: what this assumes)",
+    )
+    large.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="with --split: run the domains on this Dask scheduler's workers",
+    )
+    large.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --split: local processes (default: one per core)",
+    )
     live = sim.add_argument_group("watching a run live (Prometheus)")
     live.add_argument(
         "--metrics-port",
@@ -120,6 +149,20 @@ def run_simulate(args: argparse.Namespace) -> int:
     policies = (
         list(POLICIES) if args.policy == "all" else [args.policy or scenario.constellation.policy]
     )
+    count = len(scenario.constellation.satellites)
+    if args.domain_satellites < 1:
+        raise ValueError(f"--domain-satellites: must be >= 1, got {args.domain_satellites}")
+    if args.split:
+        return _run_split(args, scenario, policies)
+    for option in ("scheduler", "workers"):
+        if getattr(args, option) is not None:
+            raise ValueError(f"--{option}: only applies with --split")
+    if count > args.domain_satellites:
+        raise ValueError(
+            f"spec.orbits: {count:,} satellites, more than one simulation takes "
+            f"(--domain-satellites {args.domain_satellites:,}, Kubernetes' tested nodes per "
+            "cluster); add --split to run them as independent domains of whole planes"
+        )
     live = _live_metrics(args, scenario.constellation.clock.speedup)  # None: no --metrics-port
     show = not args.quiet
     if show:
@@ -150,6 +193,50 @@ def run_simulate(args: argparse.Namespace) -> int:
     if live is not None:
         sys.stdout.flush()
         live.linger(args.linger)
+    return 0
+
+
+def _run_split(args: argparse.Namespace, scenario: Any, policies: list[str]) -> int:
+    """`simulate --split`: whole-plane domains on local processes or Dask, summed."""
+    import yaml
+
+    from kubesat.sim.domains import Domain, run_split, split
+    from kubesat.sim.executors import Executor, dask_executor, local_executor
+
+    for option, value in (("--plots", args.plots), ("--metrics-port", args.metrics_port)):
+        if value is not None:
+            raise ValueError(f"{option}: not available with --split (domains keep no timelines)")
+    documents = [
+        d for d in yaml.safe_load_all(args.file.read_text(encoding="utf-8")) if d is not None
+    ]
+    domains = split(
+        documents,
+        scenario,
+        args.duration,
+        policies,
+        args.domain_satellites,
+        args.seed,
+        str(args.file),
+    )
+    if not args.quiet:
+        where = f"Dask at {args.scheduler}" if args.scheduler else "local processes"
+        print(
+            f"Simulating {len(scenario.constellation.satellites):,} satellites as "
+            f"{len(domains)} domains of whole planes on {where} ...",
+            file=sys.stderr,
+        )
+    executor: Executor[Domain, dict[str, Any]] = (
+        dask_executor(args.scheduler) if args.scheduler else local_executor(args.workers)
+    )
+    result = run_split(scenario, domains, executor)
+    document = report_document(result.outcomes, result.viability.as_json())
+    document["domains"] = len(domains)
+    print_report(scenario.constellation.name, args.duration, document)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
     return 0
 
 
@@ -295,11 +382,11 @@ def add_sweep_parser(commands: Any) -> None:
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
+    from kubesat.sim.executors import Executor, dask_executor, local_executor
     from kubesat.sim.sweep import (
-        dask_executor,
+        Point,
         dumps,
         load_documents,
-        local_executor,
         parse_set,
         plan_sweep,
         run_sweep,
@@ -327,7 +414,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             f"({', '.join(policies)}) on {where} ...",
             file=sys.stderr,
         )
-    executor = dask_executor(args.scheduler) if args.scheduler else local_executor(args.workers)
+    executor: Executor[Point, dict[str, Any]] = (
+        dask_executor(args.scheduler) if args.scheduler else local_executor(args.workers)
+    )
     started = time.monotonic()
 
     def progress(done: int, total: int) -> None:

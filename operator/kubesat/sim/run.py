@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from kubesat.core.conditions import FleetConditions, compute_conditions
 from kubesat.core.geometry import Sky
 from kubesat.core.orbits import Fleet
-from kubesat.core.power import bus_viability
+from kubesat.core.power import PowerSystem, bus_viability
 from kubesat.core.timebase import TimeGrid
 from kubesat.core.workloads import DisruptionBudget, JobSpec
 from kubesat.engine.config import EngineConfig
@@ -310,9 +310,13 @@ def viability(scenario: Scenario, environment: Environment) -> Viability:
     power = scenario.constellation.power
     if environment.longest_shadow_seconds is None:
         environment.record_shadow(longest_shadow_seconds(environment))
-    longest = environment.longest_shadow_seconds or 0.0
-    margin = bus_viability(power, longest)
-    return Viability(longest, power.usable_wh - margin, power.usable_wh, margin)
+    return design_check(power, environment.longest_shadow_seconds or 0.0)
+
+
+def design_check(power: PowerSystem, longest_shadow_seconds: float) -> Viability:
+    """The bus against the longest shadow (penumbra included) from a full battery."""
+    margin = bus_viability(power, longest_shadow_seconds)
+    return Viability(longest_shadow_seconds, power.usable_wh - margin, power.usable_wh, margin)
 
 
 def longest_shadow_seconds(environment: Environment) -> float:

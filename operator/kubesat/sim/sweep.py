@@ -17,15 +17,14 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
+from kubesat.sim.executors import Executor
 from kubesat.spec import (
     CHECKPOINT_INTERVAL_ANNOTATION,
     CHECKPOINT_WRITE_ANNOTATION,
@@ -239,45 +238,14 @@ def run_point(point: Point) -> dict[str, Any]:
     }
 
 
-Executor = Callable[[Sequence[Point]], Iterator[dict[str, Any]]]
-
-
-def local_executor(workers: int | None = None) -> Executor:
-    """Run points on this machine's processes (one per core by default)."""
-
-    def run(points: Sequence[Point]) -> Iterator[dict[str, Any]]:
-        count = max(1, min(workers or os.cpu_count() or 1, len(points)))
-        if count == 1:
-            yield from map(run_point, points)
-            return
-        with ProcessPoolExecutor(max_workers=count) as pool:
-            yield from pool.map(run_point, points)
-
-    return run
-
-
-def dask_executor(address: str) -> Executor:
-    """Run points on the Dask cluster whose scheduler listens at `address`."""
-
-    def run(points: Sequence[Point]) -> Iterator[dict[str, Any]]:
-        from distributed import Client, as_completed
-
-        with Client(address) as client:
-            futures = client.map(run_point, points, pure=False)
-            for _, record in as_completed(futures, with_results=True):
-                yield record
-
-    return run
-
-
 def run_sweep(
     points: Sequence[Point],
-    executor: Executor,
+    executor: Executor[Point, dict[str, Any]],
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every point; the records in point order, whatever order they finished in."""
     records = []
-    for done, record in enumerate(executor(points), start=1):
+    for done, record in enumerate(executor(run_point, points), start=1):
         records.append(record)
         if progress is not None:
             progress(done, len(points))
