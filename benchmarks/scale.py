@@ -17,6 +17,9 @@ predictive policy, 10 s steps. Each run happens in a fresh child process.
 - raw SGP4 rate = satellite-steps per second of `SatrecArray.sgp4` alone over the same
   satellites and times (the first --raw-hours of the run, chunked like the core), on one
   core, measured in the same child before the run. The ratio compares them.
+- CPU: the CPU seconds of the run in every process (the child, and the domains' workers);
+  "CPU r." = satellite-steps per CPU second / raw SGP4 rate, the ratio a core free of other
+  load would see (the wall-time ratio also counts waiting for a busy machine).
 - peak RSS: the child's (with domains: the largest worker process's, and the parent's).
 - --dask-satellites: that fleet (split into domains) on a local Dask cluster of 1 worker,
   then of 2 (`LocalCluster`, processes, 1 thread each): wall times and the speedup.
@@ -98,8 +101,8 @@ def child(args: argparse.Namespace) -> None:
         c.clock.step_seconds,
     )  # fmt: skip
     steps = round(duration / c.clock.step_seconds)
-    started = time.perf_counter()
-    workers_mb = 0.0
+    started, cpu = time.perf_counter(), time.process_time()
+    workers_mb, workers_cpu = 0.0, 0.0
     if len(c.satellites) <= args.domain_satellites:
         outcome = simulate(scenario, prepare(scenario, duration), POLICY)
         domains = 1
@@ -110,7 +113,10 @@ def child(args: argparse.Namespace) -> None:
         outcome = result.outcomes[POLICY]
         domains = len(parts)
         workers_mb = max(float(d["peak_rss_mb"]) for d in result.domains)
+        if args.workers > 1 or args.scheduler:  # the domains ran in other processes
+            workers_cpu = sum(float(d["cpu_seconds"]) for d in result.domains)
     wall = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu + workers_cpu
     print(
         json.dumps(
             {
@@ -119,6 +125,8 @@ def child(args: argparse.Namespace) -> None:
                 "domains": domains,
                 "wall_seconds": wall,
                 "rate": len(c.satellites) * steps / wall,
+                "cpu_seconds": cpu_seconds,
+                "cpu_rate": len(c.satellites) * steps / cpu_seconds,
                 "raw_sgp4_rate": raw,
                 "peak_rss_mb": max(peak_rss_mb(), workers_mb),
                 "parent_rss_mb": peak_rss_mb(),
@@ -141,8 +149,9 @@ def run_child(satellites: int, hours: float, args: argparse.Namespace, *extra: s
 
 def show(label: str, r: dict[str, Any]) -> None:
     print(
-        f"  {label:<30}{r['wall_seconds']:9.1f} s{r['peak_rss_mb']:9.0f} MB"
-        f"{r['rate']:14,.0f}{r['raw_sgp4_rate']:14,.0f}{r['rate'] / r['raw_sgp4_rate']:8.3f}"
+        f"  {label:<30}{r['wall_seconds']:9.1f} s{r['cpu_seconds']:9.1f} s"
+        f"{r['peak_rss_mb']:9.0f} MB{r['rate']:14,.0f}{r['raw_sgp4_rate']:14,.0f}"
+        f"{r['rate'] / r['raw_sgp4_rate']:8.3f}{r['cpu_rate'] / r['raw_sgp4_rate']:8.3f}"
         f"{r['goodput']:9.3f}"
     )
 
@@ -187,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{POLICY}, 10 s steps, domains of at most {args.domain_satellites:,} satellites"
     )
     print(
-        f"  {'run':<30}{'wall':>11}{'peak RSS':>12}{'sat-steps/s':>14}{'raw SGP4':>14}"
-        f"{'ratio':>8}{'goodput':>9}"
+        f"  {'run':<30}{'wall':>11}{'CPU':>11}{'peak RSS':>12}{'sat-steps/s':>14}"
+        f"{'raw SGP4':>14}{'ratio':>8}{'CPU r.':>8}{'goodput':>9}"
     )
     for n in [s for s in args.satellites if s > 0]:
         r = run_child(n, args.hours, args)

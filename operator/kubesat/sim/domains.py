@@ -125,7 +125,7 @@ def domain_scenario(scenario: Scenario, satellites: Sequence[int], index: int) -
 
 def run_domain(domain: Domain) -> dict[str, Any]:
     """Simulate one domain where it runs; its outcomes (no timelines), wall time, peak RSS."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     scenario = domain_scenario(
         parse_scenario(list(domain.documents), domain.source), domain.satellites, domain.index
     )
@@ -139,6 +139,7 @@ def run_domain(domain: Domain) -> dict[str, Any]:
         "outcomes": outcomes,
         "longest_shadow_seconds": environment.longest_shadow_seconds or 0.0,
         "wall_seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -182,7 +183,7 @@ class SplitRun:
 
     outcomes: dict[str, Outcome]
     viability: Viability
-    domains: list[dict[str, Any]]  # per domain: index, satellites, wall_seconds, peak_rss_mb
+    domains: list[dict[str, Any]]  # per domain: index, satellites, wall and CPU seconds, peak RSS
 
 
 def run_split(
