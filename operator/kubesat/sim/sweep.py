@@ -29,6 +29,7 @@ from kubesat.spec import (
     CHECKPOINT_INTERVAL_ANNOTATION,
     CHECKPOINT_WRITE_ANNOTATION,
     NEEDS_LINK_ANNOTATION,
+    TESTED_CLUSTER_NODES,
     WORK_ANNOTATION,
     SpecError,
 )
@@ -191,11 +192,16 @@ def plan_sweep(
         for axis, value in zip(axes, combination, strict=True):
             set_path(docs, axis.path, value)
         parameters = tuple((a.path, v) for a, v in zip(axes, combination, strict=True))
+        shown = ", ".join(f"{p}={v}" for p, v in parameters)
         try:
-            parse_scenario(docs, source)
+            count = len(parse_scenario(docs, source).constellation.satellites)
         except SpecError as error:
-            shown = ", ".join(f"{p}={v}" for p, v in parameters)
             raise SpecError(f"--set {shown}: {error}") from None
+        if count > TESTED_CLUSTER_NODES:
+            raise SpecError(
+                f"--set {shown}: {count:,} satellites; a sweep point is one simulation of at "
+                f"most {TESTED_CLUSTER_NODES:,} (one cluster)"
+            )
         points.append(
             Point(index, parameters, tuple(docs), source, duration_seconds, tuple(policies), seed)
         )

@@ -1,7 +1,8 @@
 """PNG plots of a sweep, drawn from its JSON document (so a saved sweep can be re-plotted).
 
 - `sweep-<parameter>.png`: goodput and useful GPU-hours per day against each swept
-  parameter, one line per policy: the best over the other parameters, every point faint.
+  parameter, one line per policy through the design with the most GPU-hours at each value
+  (over the other parameters), every design a faint dot.
 - `pareto.png`: useful GPU-hours per day against battery Wh and against array W; the
   Pareto front (no other design has as small a battery and array and more GPU-hours)
   drawn and labelled, for the predictive policy if it ran (else the first).
@@ -25,6 +26,7 @@ METRICS: Final = (
     ("gpu_hours_per_day", "useful GPU-hours per day"),
 )
 PARETO_POLICY: Final = "predictive"
+BEST_BY: Final = "gpu_hours_per_day"  # what "the best design" at a parameter value means
 
 Record = Mapping[str, Any]
 
@@ -62,23 +64,31 @@ def parameter_figure(
     where = {repr(v): x for v, x in zip(values, xs, strict=True)}
     figure = Figure(figsize=(10, 7), layout="constrained")
     axes = figure.subplots(len(METRICS), 1, sharex=True)
-    for ax, (metric, title) in zip(axes, METRICS, strict=True):
-        for index, policy in enumerate(policies):
-            colour = _policy_colour(policy, index)
-            points = [
-                (where[repr(r["parameters"][path])], r["report"]["policies"][policy][metric])
-                for r in records
-            ]
-            ax.scatter(
-                [p[0] for p in points], [p[1] for p in points], color=colour, alpha=0.25, s=18
+    for index, policy in enumerate(policies):
+        colour = _policy_colour(policy, index)
+        at = [where[repr(r["parameters"][path])] for r in records]
+        results = [r["report"]["policies"][policy] for r in records]
+        # at each value, the design (over the other parameters) with the most GPU-hours
+        best = [
+            max(
+                (res for x, res in zip(at, results, strict=True) if x == value),
+                key=lambda res: float(res[BEST_BY]),
             )
-            best = [max(y for x, y in points if x == at) for at in xs]
-            ax.plot(xs, best, color=colour, lw=2, marker="o", ms=5, label=policy)
+            for value in xs
+        ]
+        for ax, (metric, _) in zip(axes, METRICS, strict=True):
+            ax.scatter(at, [res[metric] for res in results], color=colour, alpha=0.25, s=18)
+            ax.plot(
+                xs, [res[metric] for res in best], color=colour, lw=2, marker="o", ms=5,
+                label=policy,
+            )  # fmt: skip
+    for ax, (_, title) in zip(axes, METRICS, strict=True):
         ax.set_ylabel(title)
         ax.grid(True, alpha=0.3)
         ax.set_ylim(bottom=0)
     axes[0].set_ylim(0, 1.05)
-    axes[0].legend(loc="lower right", fontsize=9, title="policy (line: best over the rest)")
+    title = "line: at each value, the design with\nthe most GPU-hours; dots: every design"
+    axes[0].legend(loc="lower right", fontsize=9, title=title, title_fontsize=8)
     if labels is not None:
         axes[-1].set_xticks(xs, labels)
     axes[-1].set_xlabel(path)

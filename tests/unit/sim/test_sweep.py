@@ -79,6 +79,13 @@ def test_bad_values_fail_while_planning() -> None:
         plan_sweep(documents, [parse_set("spec.hardware.batteryWh=500,-1")], 3600.0, ["none"])
 
 
+def test_a_point_larger_than_one_cluster_is_refused() -> None:
+    documents = load_documents(EXAMPLE)
+    axis = parse_set("spec.orbits.sunSynchronous.count=12,6000")
+    with pytest.raises(SpecError, match=r"count=6000: 6,000 satellites; .* at most 5,000"):
+        plan_sweep(documents, [axis], 3600.0, ["none"])
+
+
 def test_cli_names_the_bad_path_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["sweep", str(EXAMPLE), "--set", "spec.hardware.batteryW=1,2", "--quiet"])
     assert status == 2
