@@ -150,3 +150,22 @@ def test_the_workers_ran_the_points(scheduler: str) -> None:
     with distributed.Client(scheduler, timeout=START_TIMEOUT_SECONDS) as client:
         pids = client.run(os.getpid)
     assert len(pids) == WORKERS and os.getpid() not in pids.values()
+
+
+def test_split_simulation_is_identical_in_process_and_on_dask(
+    scheduler: str, tmp_path: Path
+) -> None:
+    import yaml
+
+    walker = EXAMPLE.parent / "walker-1000.yaml"
+    documents = [d for d in yaml.safe_load_all(walker.read_text()) if d]
+    documents[0]["spec"]["orbits"]["walkerDelta"].update(planes=4, perPlane=3)
+    path = tmp_path / "walker-12.yaml"
+    path.write_text(yaml.safe_dump_all(documents))
+    common = ["simulate", str(path), "--duration", "30m", "--policy", "predictive", "--quiet"]
+    common += ["--split", "--domain-satellites", "3"]
+    here, there = tmp_path / "here.json", tmp_path / "there.json"
+    assert main([*common, "--workers", "1", "--json", str(here)]) == 0
+    assert main([*common, "--scheduler", scheduler, "--json", str(there)]) == 0
+    assert here.read_bytes() == there.read_bytes()
+    assert '"domains": 4' in here.read_text()

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from kubesat.sim.plots import DPI, POLICY_COLOURS, _policy_colour, _save, _slug
+from kubesat.sim.plots import DPI, _policy_colour, _save, _slug
 
 METRICS: Final = (
     ("goodput_ratio", "goodput (useful / reachable)"),
@@ -109,7 +110,8 @@ def pareto_front(cost: np.ndarray[Any, Any], value: np.ndarray[Any, Any]) -> lis
 
 
 def pareto_figure(policies: Sequence[str], records: Sequence[Record]) -> Figure:
-    """GPU-hours per day against battery Wh and array W, the Pareto front marked."""
+    """GPU-hours per day against battery Wh (a line per array size) and against array W (a
+    line per battery size); the Pareto-optimal designs circled and labelled."""
     policy = PARETO_POLICY if PARETO_POLICY in policies else policies[0]
     battery = np.array([float(r["design"]["battery_wh"]) for r in records])
     array = np.array([float(r["design"]["solar_array_w"]) for r in records])
@@ -120,52 +122,35 @@ def pareto_figure(policies: Sequence[str], records: Sequence[Record]) -> Figure:
     front = [
         int(among[i]) for i in pareto_front(np.column_stack([battery, array])[among], value[among])
     ]
-    colour = POLICY_COLOURS.get(policy, "#1f77b4")
-    figure = Figure(figsize=(13, 5.8), layout="constrained")
+    figure = Figure(figsize=(13, 6), layout="constrained")
     panels = figure.subplots(1, 2, sharey=True)
-    for ax, cost, other, label, other_label in (
-        (panels[0], battery, array, "battery (Wh)", "array W"),
-        (panels[1], array, battery, "solar array (W)", "battery Wh"),
+    for ax, x, group, x_label, unit in (
+        (panels[0], battery, array, "battery (Wh)", "W array"),
+        (panels[1], array, battery, "solar array (W)", "Wh battery"),
     ):
-        shade = ax.scatter(
-            cost[viable], value[viable], c=other[viable], cmap="viridis", s=36, zorder=2
-        )
+        kinds = np.unique(group)
+        colours = colormaps["viridis"](np.linspace(0.0, 0.9, len(kinds)))
+        for kind, colour in zip(kinds, colours, strict=True):
+            rows = np.flatnonzero(group == kind)
+            rows = rows[np.argsort(x[rows], kind="stable")]
+            ax.plot(x[rows], value[rows], color=colour, lw=1.6, marker="o", ms=5,
+                    label=f"{kind:g} {unit}")  # fmt: skip
         if (~viable).any():
-            ax.scatter(
-                cost[~viable],
-                value[~viable],
-                marker="x",
-                color="#d62728",
-                s=36,
-                zorder=2,
-                label="not viable (bus cannot ride the eclipse)",
-            )
-        order = sorted(front, key=lambda i: (cost[i], -value[i]))
-        ax.plot(
-            cost[order],
-            value[order],
-            color=colour,
-            lw=1.8,
-            marker="o",
-            mfc="none",
-            ms=11,
-            zorder=3,
-            label="Pareto front of viable designs",
-        )
-        for i in front:
-            ax.annotate(
-                f"{battery[i]:g} Wh / {array[i]:g} W",
-                (cost[i], value[i]),
-                textcoords="offset points",
-                xytext=(6, -12),
-                fontsize=8,
-            )
-        figure.colorbar(shade, ax=ax, label=other_label)
-        ax.set_xlabel(label)
+            ax.scatter(x[~viable], value[~viable], marker="x", color="#d62728", s=60,
+                       zorder=4, label="not viable: the bus cannot ride the eclipse")  # fmt: skip
+        ax.scatter(x[front], value[front], s=170, facecolors="none", edgecolors="black",
+                   lw=1.4, zorder=5, label="Pareto-optimal (viable)")  # fmt: skip
+        ax.set_xlabel(x_label)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
+    for i in front:
+        panels[0].annotate(f"{battery[i]:g} Wh, {array[i]:g} W", (battery[i], value[i]),
+                           textcoords="offset points", xytext=(8, 6), fontsize=8)  # fmt: skip
     panels[0].set_ylabel(f"useful GPU-hours per day ({policy})")
-    panels[0].set_ylim(bottom=0)
-    figure.suptitle("Sweep: what battery and array buy (Pareto front of GPU-hours per day)")
+    panels[0].set_ylim(0, float(value.max()) * 1.12 if value.size else 1.0)
+    figure.suptitle(
+        "Sweep: what battery and array buy. Pareto-optimal: no other viable design has as "
+        "small a battery and array and more GPU-hours"
+    )
     figure.set_dpi(DPI)
     return figure
