@@ -1,4 +1,4 @@
-"""The `kubesat` command: simulate, forecast, operator, bench.
+"""The `kubesat` command: simulate, sweep, forecast, operator, bench.
 
 Errors in user input end with one line naming the field and exit status 2, never a traceback.
 """
@@ -79,9 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
     from kubesat.k8s.commands import add_operator_parser
-    from kubesat.sim.commands import add_simulate_parser
+    from kubesat.sim.commands import add_simulate_parser, add_sweep_parser
 
     add_simulate_parser(commands)
+    add_sweep_parser(commands)
     add_operator_parser(commands)
     return parser
 

@@ -48,6 +48,10 @@ CHECKPOINT_INTERVAL_ANNOTATION: Final = "kubesat.io/checkpoint-interval-seconds"
 CHECKPOINT_WRITE_ANNOTATION: Final = "kubesat.io/checkpoint-write-seconds"
 NEEDS_LINK_ANNOTATION: Final = "kubesat.io/needs-ground-link"
 DOWNLINK_ANNOTATION: Final = "kubesat.io/downlink-bytes"  # results of each completion
+# Nodes one Kubernetes cluster is tested with (kubernetes.io/docs/setup/best-practices/
+# cluster-large): the most satellites the operator runs in one cluster unless told more,
+# and the most one simulation takes before the fleet is split into domains.
+TESTED_CLUSTER_NODES: Final = 5000
 
 
 class SpecError(ValueError):
@@ -173,8 +177,14 @@ def _reword(error: ValueError, path: str) -> SpecError:
     return SpecError(f"{path}.{text}" if re.match(r"^[a-zA-Z]+:", text) else f"{path}: {text}")
 
 
-def parse_constellation(manifest: Mapping[str, Any]) -> ConstellationSpec:
-    """Parse a `kubesat.io/v1alpha1` `Constellation` manifest (a dict, as from YAML)."""
+def parse_constellation(
+    manifest: Mapping[str, Any], max_satellites: int | None = None
+) -> ConstellationSpec:
+    """Parse a `kubesat.io/v1alpha1` `Constellation` manifest (a dict, as from YAML).
+
+    `max_satellites`: refuse a constellation of more satellites than that (checked before
+    any satellite is built, so a 300,000-satellite shell costs nothing to refuse).
+    """
     if manifest.get("apiVersion") != API_VERSION or manifest.get("kind") != "Constellation":
         raise SpecError(
             f"expected apiVersion {API_VERSION} kind Constellation, got "
@@ -188,7 +198,12 @@ def parse_constellation(manifest: Mapping[str, Any]) -> ConstellationSpec:
         )
     spec = _mapping(manifest, "spec", "")
     clock = _parse_clock(_mapping(spec, "clock", "spec"))
-    satellites = _parse_orbits(_mapping(spec, "orbits", "spec"), clock.start_utc, name)
+    orbits = _mapping(spec, "orbits", "spec")
+    if max_satellites is not None:
+        _check_count(orbits, max_satellites)
+    satellites = _parse_orbits(orbits, clock.start_utc, name)
+    if max_satellites is not None and len(satellites) > max_satellites:
+        raise _too_many(len(satellites), max_satellites, "spec.orbits.tle")
     hardware = _mapping(spec, "hardware", "spec")
     path = "spec.hardware"
     try:
@@ -358,6 +373,27 @@ def _parse_clock(clock: Mapping[str, Any]) -> ClockSettings:
             clock, "stepSeconds", path, 10.0, minimum=0, maximum=600, exclusive_minimum=True
         ),
     )
+
+
+def _too_many(count: int, limit: int, path: str) -> SpecError:
+    return SpecError(
+        f"{path}: {count:,} satellites, more than the {limit:,} this operator runs in one "
+        f"cluster (its --max-satellites, the chart's maxSatellites; Kubernetes is tested to "
+        f"{TESTED_CLUSTER_NODES:,} nodes): split the fleet into Constellations of whole planes"
+    )
+
+
+def _check_count(orbits: Mapping[str, Any], limit: int) -> None:
+    """Refuse a generated shell larger than `limit` from its counts alone."""
+    walker, sso = orbits.get("walkerDelta"), orbits.get("sunSynchronous")
+    if isinstance(walker, Mapping):
+        planes, per_plane = walker.get("planes"), walker.get("perPlane")
+        if isinstance(planes, int) and isinstance(per_plane, int) and planes * per_plane > limit:
+            raise _too_many(planes * per_plane, limit, "spec.orbits.walkerDelta")
+    if isinstance(sso, Mapping):
+        count = sso.get("count")
+        if isinstance(count, int) and count > limit:
+            raise _too_many(count, limit, "spec.orbits.sunSynchronous.count")
 
 
 def _parse_orbits(

@@ -164,6 +164,41 @@ def test_constellation_that_fails_the_parser_is_invalid_and_creates_nothing(
     wait_for("its node", lambda: cluster.nodes("badsum"), timeout=60)
 
 
+def test_constellation_larger_than_the_cluster_limit_is_invalid_and_creates_nothing(
+    admin: Any, namespace: str, start_operator: Any
+) -> None:
+    cluster = Cluster(admin, namespace)
+    start_operator(namespace)  # the default limit: Kubernetes' tested 5,000 nodes
+    # a 300,000-satellite shell: admitted by the schema, refused by the operator
+    cluster.create(constellation("shell", planes=600, per_plane=500))
+
+    def invalid() -> Any:
+        status = cluster.constellation("shell").get("status") or {}
+        return status if status.get("phase") == "Invalid" else None
+
+    status = wait_for("status phase Invalid", invalid, timeout=60)
+    message = status["conditions"][0]["message"]
+    assert "300,000 satellites" in message and "5,000" in message, message
+    events = wait_for("the InvalidSpec event", lambda: cluster.events("shell", "InvalidSpec"))
+    assert "maxSatellites" in events[0].message and "5,000" in events[0].message
+    time.sleep(3)
+    assert cluster.satellites("shell") == []
+    assert cluster.nodes("shell") == []
+
+
+def test_the_satellite_limit_is_the_operators_flag(
+    admin: Any, namespace: str, start_operator: Any
+) -> None:
+    cluster = Cluster(admin, namespace)
+    start_operator(namespace, "--max-satellites", "3")
+    cluster.create(constellation("four", planes=2, per_plane=2))
+    events = wait_for("the InvalidSpec event", lambda: cluster.events("four", "InvalidSpec"))
+    assert "4 satellites, more than the 3" in events[0].message
+    cluster.create(constellation("three", planes=1, per_plane=3))
+    cluster.ready_nodes("three", 3)
+    assert cluster.nodes("four") == []
+
+
 def test_constellation_refused_at_admission_changes_nothing(
     admin: Any, namespace: str, start_operator: Any
 ) -> None:

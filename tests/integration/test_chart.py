@@ -268,6 +268,7 @@ def test_default_render(helm: Helm):
     assert container["image"] == "kubesat:0.1.0"
     assert container["args"] == [
         "operator", "--all-namespaces", "--liveness-port", "8080", "--metrics-port", "9090",
+        "--max-satellites", "5000",
     ]  # fmt: skip
     for init_or_main in [*pod["initContainers"], container]:
         security = init_or_main["securityContext"]
@@ -425,6 +426,7 @@ def test_optional_objects_need_their_files(helm: Helm, tmp_path: Path):
         (["--set", "replicaCount=1"], "additional properties 'replicaCount' not allowed"),
         (["--set", "image.tga=v1"], "at '/image': additional properties 'tga' not allowed"),
         (["--set", "ports.metrics=80"], "at '/ports/metrics': minimum: got 80, want 1"),
+        (["--set", "maxSatellites=0"], "at '/maxSatellites': minimum: got 0, want 1"),
         (["--set", "serviceMonitor.interval=soon"], "at '/serviceMonitor/interval'"),
         (["--set", "serviceMonitor.enabled=yes"], "at '/serviceMonitor/enabled': got string"),
         (["--set", "watchNamespaces={Team_A}"], "at '/watchNamespaces/0'"),

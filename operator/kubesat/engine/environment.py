@@ -3,10 +3,12 @@
 Two sources give the same columns and the same upsets: `WindowedEnvironment` computes the
 environment in rolling chunks of the clock's step grid (what the operator keeps in memory:
 "now" plus a forecast horizon longer than an orbit and its eclipse), and
-`ConditionsEnvironment` reads a run's precomputed `FleetConditions` (the simulator, which
-also plots them). Radiation upsets are one seeded stream for both: the upsets of each
-30-minute chunk are drawn from that chunk's proton flux with a seed derived from the
-constellation's seed and the chunk number, whoever asks and whenever.
+`ConditionsEnvironment` reads a run's precomputed `FleetConditions` (tests and tools that
+hold a whole run in memory). The simulator streams through a `WindowedEnvironment` too, so
+its memory grows with satellites, not with satellites x steps. Radiation upsets are one
+seeded stream for both: the upsets of each 30-minute chunk are drawn from that chunk's
+proton flux with a seed derived from the constellation's seed and the chunk number,
+whoever asks and whenever.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ UPSET_CHUNK_SECONDS: Final = 1800.0  # upsets drawn 30 simulated minutes at a ti
 CHUNK_SECONDS: Final = 1800.0  # the operator's environment window grows by this much
 MIN_HORIZON_SECONDS: Final = 2.5 * 3600.0  # a LEO orbit (~95 min) plus its longest eclipse
 MAX_HORIZON_SECONDS: Final = 30 * 3600.0
+TIMING_SATELLITES: Final = 2048  # shadow timing in slices of satellites (bounds temporaries)
 
 FluxModel = Callable[[Any, Any, Any], Any]
 
@@ -167,11 +170,20 @@ class ConditionsEnvironment:
         return self.upsets(0, steps)
 
 
+TIMING_FIELDS: Final = ("to_shadow", "shadow", "to_contact", "contact")
+
+
 class WindowedEnvironment:
     """Sunlight, link, flux and position of N satellites, computed chunk by chunk around now."""
 
-    def __init__(self, spec: ConstellationSpec, flux_model: FluxModel | None = None) -> None:
+    def __init__(
+        self,
+        spec: ConstellationSpec,
+        flux_model: FluxModel | None = None,
+        seed: int | None = None,
+    ) -> None:
         self.spec = spec
+        self.seed = seed  # of the upset process (None: spec.radiation.seed)
         self.fleet = Fleet(spec.satellites)
         self.n = len(self.fleet)
         self.step_seconds = spec.clock.step_seconds
@@ -261,16 +273,18 @@ class WindowedEnvironment:
         return np.concatenate([c[name] for c in self._chunks], axis=1)
 
     def _shadow_and_contact_timing(self) -> dict[str, NDArray[Any]]:
-        to_shadow, shadow_length = shadow_timing(
-            self._stacked("illumination") < 1.0, self.step_seconds
-        )
-        to_contact, contact_length = shadow_timing(self._stacked("link"), self.step_seconds)
-        return {
-            "to_shadow": to_shadow,
-            "shadow": shadow_length,
-            "to_contact": to_contact,
-            "contact": contact_length,
-        }
+        shadow = self._stacked("illumination") < 1.0
+        link = self._stacked("link")
+        timing = {name: np.empty(shadow.shape, np.float32) for name in TIMING_FIELDS}
+        for lo in range(0, self.n, TIMING_SATELLITES):
+            part = slice(lo, lo + TIMING_SATELLITES)
+            timing["to_shadow"][part], timing["shadow"][part] = shadow_timing(
+                shadow[part], self.step_seconds
+            )
+            timing["to_contact"][part], timing["contact"][part] = shadow_timing(
+                link[part], self.step_seconds
+            )
+        return timing
 
     def longest_shadow_seconds(self) -> float:
         """The longest shadow (penumbra included) any satellite sees in the window."""
@@ -312,7 +326,9 @@ class WindowedEnvironment:
         parts = []
         for chunk in range(step_from // self.chunk_steps, (step_to - 1) // self.chunk_steps + 1):
             if chunk not in self._upsets:
-                self._upsets[chunk] = sample_chunk_upsets(self.spec, self._flux(chunk), chunk)
+                self._upsets[chunk] = sample_chunk_upsets(
+                    self.spec, self._flux(chunk), chunk, self.seed
+                )
             parts.append(self._upsets[chunk])
         events = UpsetEvents.concatenate(parts) if len(parts) > 1 else parts[0]
         return _select(events, step_from, step_to, self.step_seconds)

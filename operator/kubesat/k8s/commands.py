@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from kubesat.spec import TESTED_CLUSTER_NODES
+
 
 def _port(text: str) -> int:
     try:
@@ -93,6 +95,14 @@ def add_operator_parser(commands: Any) -> None:
         metavar="N",
         help="API requests in flight at once (default 8)",
     )
+    tuning.add_argument(
+        "--max-satellites",
+        type=int,
+        default=TESTED_CLUSTER_NODES,
+        metavar="N",
+        help="refuse a Constellation of more satellites (nodes) than this with an InvalidSpec "
+        f"Event (default {TESTED_CLUSTER_NODES:,}, Kubernetes' tested nodes per cluster)",
+    )
     op.add_argument("--verbose", "-v", action="store_true", help="log more")
     op.add_argument("--quiet", "-q", action="store_true", help="log warnings only")
     op.set_defaults(run=run_operator)
@@ -115,6 +125,8 @@ def run_operator(args: argparse.Namespace) -> int:
         os.environ["KUBECONFIG"] = args.kubeconfig  # Kopf's own login reads it too
     if args.concurrency < 1:
         raise ValueError(f"--concurrency: must be >= 1, got {args.concurrency}")
+    if args.max_satellites < 1:
+        raise ValueError(f"--max-satellites: must be >= 1, got {args.max_satellites}")
     kopf.configure(verbose=args.verbose, quiet=args.quiet)
     if not args.verbose:
         logging.getLogger("kubernetes").setLevel(logging.WARNING)
@@ -122,6 +134,7 @@ def run_operator(args: argparse.Namespace) -> int:
         lease_renew_seconds=args.lease_renew_seconds,
         persist_seconds=args.persist_seconds,
         status_refresh_seconds=args.status_refresh_seconds,
+        max_satellites=args.max_satellites,
     )
     memo = kopf.Memo(
         options=options,

@@ -62,7 +62,7 @@ async def constellation(
     key = (namespace, name)
     document = manifest(body)
     try:
-        spec = parse_constellation(document)
+        spec = parse_constellation(document, memo.options.max_satellites)
     except SpecError as error:
         message = f"Constellation {namespace}/{name}: {error}"
         running = memo.fleets.pop(key, None)

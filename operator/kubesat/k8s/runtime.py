@@ -55,7 +55,7 @@ from kubesat.k8s.satellites import (
     satellite_names,
 )
 from kubesat.k8s.state_store import NOT_FOUND, StateStore, StateUnreadableError
-from kubesat.spec import GROUP, VERSION, ConstellationSpec
+from kubesat.spec import GROUP, TESTED_CLUSTER_NODES, VERSION, ConstellationSpec
 
 logger = logging.getLogger("kubesat.runtime")
 
@@ -75,6 +75,7 @@ class Options:
     snapshot_seconds: float = 0.5  # wall seconds between FleetSnapshots for the metrics
     max_catch_up_seconds: float = 6 * 3600.0  # simulated; beyond it the timeline pauses
     max_tick_wall_seconds: float = 1.0  # the loop wakes at least this often
+    max_satellites: int = TESTED_CLUSTER_NODES  # a larger Constellation is refused
 
 
 class FleetRuntime:

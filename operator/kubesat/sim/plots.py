@@ -138,8 +138,15 @@ def representative_satellites(environment: Environment, count: int) -> list[int]
     return sorted(int(order[int(p)]) for p in picks)
 
 
-def _satellite_label(scenario: Scenario, index: int) -> str:
+def _satellite(environment: Environment, row: int) -> int:
+    """The fleet index of the satellite in row `row` of the kept conditions and timelines."""
+    traced = environment.traced
+    return int(traced[row]) if row < len(traced) else row
+
+
+def _satellite_label(scenario: Scenario, environment: Environment, row: int) -> str:
     satellites = scenario.constellation.satellites
+    index = _satellite(environment, row)
     return satellites[index].name if index < len(satellites) else f"satellite {index}"
 
 
@@ -197,8 +204,9 @@ def timeline_figure(
         gpu_ax.set_ylabel("GPUs", fontsize=9)
         gpu_ax.tick_params(axis="y", labelsize=8)
         share = float(np.mean(light >= FULL_SUN))
+        label = _satellite_label(scenario, environment, sat)
         charge_ax.set_title(
-            f"{_satellite_label(scenario, sat)}: {100 * share:.0f}% of the run in full sun",
+            f"{label}: {100 * share:.0f}% of the run in full sun",
             loc="left",
             fontsize=9.5,
             pad=3,
@@ -251,6 +259,7 @@ def cumulative_energy_bound(
     steps = _run_steps(environment)
     dt = c.step_seconds
     n = c.illumination.shape[0]
+    fleet = len(scenario.constellation.satellites)  # the kept rows may be a spread subset
     lengths = np.unique(np.round(np.linspace(0, steps, prefixes + 1)).astype(np.int64))
     lengths = lengths[lengths > 0]
     cost = n * int(lengths.sum())
@@ -262,17 +271,19 @@ def cumulative_energy_bound(
         [energy_bound_gpu_seconds(power, illumination[:, :k], dt, initial).sum() for k in lengths]
     )
     label = f"energy bound (exact, {len(lengths)} prefixes)"
-    if len(chosen) < n:
+    if len(chosen) < fleet:
+        if total_gpu_seconds is None and n < fleet:
+            total_gpu_seconds = float(bound[-1]) * fleet / len(chosen)
         if total_gpu_seconds is None:
             total_gpu_seconds = float(
                 energy_bound_gpu_seconds(
                     power, c.illumination[:, :steps].astype(np.float64), dt, initial
                 ).sum()
             )
-        scale = total_gpu_seconds / bound[-1] if bound[-1] > 0 else n / len(chosen)
+        scale = total_gpu_seconds / bound[-1] if bound[-1] > 0 else fleet / len(chosen)
         bound = bound * scale
         label = (
-            f"energy bound ({len(chosen)} of {n} satellites, {len(lengths)} prefixes, "
+            f"energy bound ({len(chosen)} of {fleet} satellites, {len(lengths)} prefixes, "
             "scaled to the fleet total)"
         )
     times = np.concatenate([[0.0], lengths * dt])
@@ -397,7 +408,9 @@ def ground_track_figure(scenario: Scenario, environment: Environment) -> Figure:
     constellation = scenario.constellation
     steps_total = c.illumination.shape[1]
     satellites = representative_satellites(environment, MAX_TRACK_SATELLITES)
-    periods = [constellation.satellites[s].period_minutes for s in satellites]
+    periods = [
+        constellation.satellites[_satellite(environment, s)].period_minutes for s in satellites
+    ]
     span = max(2, min(steps_total, round(TRACK_ORBITS * max(periods) * 60 / c.step_seconds) + 1))
     altitude = float(np.median(c.altitude_km[:, : _run_steps(environment)]))
     threshold = constellation.radiation.saa_flux_threshold
@@ -435,7 +448,7 @@ def ground_track_figure(scenario: Scenario, environment: Environment) -> Figure:
         ax.scatter(lon, lat, c=light, cmap=cmap, vmin=0, vmax=1, s=5, lw=0, zorder=3)
         ax.plot(lon[0], lat[0], marker="o", ms=7, mfc="white", mec="black", zorder=4)
         ax.annotate(
-            _satellite_label(scenario, sat),
+            _satellite_label(scenario, environment, sat),
             (lon[0], lat[0]),
             xytext=(6, 4),
             textcoords="offset points",

@@ -1,12 +1,13 @@
-"""Run a simulation: read the manifests, sample the environment once, drive the engine
-through it under each policy (the simulator's shell over `kubesat.engine`)."""
+"""Run a simulation: read the manifests, stream the environment through a window of time,
+drive the engine through it under each policy (the simulator's shell over `kubesat.engine`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import yaml
@@ -18,10 +19,9 @@ from kubesat.core.orbits import Fleet
 from kubesat.core.power import bus_viability
 from kubesat.core.thermal import KELVIN_AT_ZERO_CELSIUS
 from kubesat.core.timebase import TimeGrid
-from kubesat.core.upsets import UpsetEvents
 from kubesat.core.workloads import DisruptionBudget, JobSpec
 from kubesat.engine.config import EngineConfig
-from kubesat.engine.environment import ConditionsEnvironment, flux_model_for
+from kubesat.engine.environment import FluxModel, WindowedEnvironment, flux_model_for
 from kubesat.engine.fleet import FleetEngine
 from kubesat.sim.outcome import REFUSED_BY_PDB, Outcome
 from kubesat.spec import ConstellationSpec, SpecError, parse_constellation, parse_job
@@ -108,27 +108,71 @@ def _parse_budget(document: dict[str, Any]) -> DisruptionBudget:
     return DisruptionBudget(name, dict(selector), min_available, max_unavailable)
 
 
-@dataclass(frozen=True)
-class Environment:
-    """The environment sampled once and shared by every policy's run."""
+MAX_TRACED_SATELLITES: Final = 256  # satellites whose time series a run keeps (plots)
+TIMELINE_SAMPLES: Final = 2000  # timeline samples a run keeps per traced satellite
 
-    conditions: FleetConditions
-    upsets: UpsetEvents  # every upset of the run (the engine draws the same, chunk by chunk)
+
+def traced_satellites(count: int, limit: int = MAX_TRACED_SATELLITES) -> NDArray[np.int64]:
+    """The satellites a run keeps time series of: all of a small fleet, else `limit` spread
+    evenly over the fleet's order (so over its planes)."""
+    if count <= limit:
+        return np.arange(count, dtype=np.int64)
+    return np.unique(np.round(np.linspace(0, count - 1, limit)).astype(np.int64))
+
+
+@dataclass
+class Environment:
+    """How a run samples its environment: streamed through a window of the clock's grid
+    (now plus the forecast horizon), never held for the whole run, so memory grows with
+    satellites and not with satellites x steps.
+
+    `conditions` (the time series of the traced satellites over the run and the lookahead,
+    for plots) is computed on first use; `longest_shadow_seconds` is recorded by the first
+    run that streams through the environment.
+    """
+
+    constellation: ConstellationSpec
     steps: int
-    source: ConditionsEnvironment
+    seed: int | None
+    flux_model: FluxModel | None
+    traced: NDArray[np.int64]
+    duration_seconds: float
+    longest_shadow_seconds: float | None = None
+    _conditions: FleetConditions | None = field(default=None, repr=False)
+
+    def stream(self) -> WindowedEnvironment:
+        """A fresh source of the run's columns and upsets (one per pass over the run)."""
+        return WindowedEnvironment(self.constellation, self.flux_model, self.seed)
+
+    @property
+    def conditions(self) -> FleetConditions:
+        """The traced satellites' conditions over the run plus the lookahead (row i is
+        satellite `traced[i]`)."""
+        if self._conditions is None:
+            c = self.constellation
+            grid = TimeGrid.regular(
+                c.clock.start_utc, self.duration_seconds + LOOKAHEAD_SECONDS, c.clock.step_seconds
+            )
+            fleet = Fleet([c.satellites[int(i)] for i in self.traced])
+            self._conditions = compute_conditions(fleet, Sky.on(grid), c.stations, self.flux_model)
+        return self._conditions
+
+    def record_shadow(self, longest_seconds: float) -> None:
+        self.longest_shadow_seconds = longest_seconds
+
+    def instant(self, step: int) -> datetime:
+        c = self.constellation.clock
+        return c.start_utc + timedelta(seconds=step * c.step_seconds)
 
 
 def prepare(scenario: Scenario, duration_seconds: float, seed: int | None = None) -> Environment:
-    """Sample sunlight, links, radiation and upsets over the run plus the lookahead."""
+    """The run's environment: its steps, the upset seed, the radiation model (the AP8 grid
+    is loaded here, once), the satellites whose time series are kept."""
     c = scenario.constellation
-    step = c.clock.step_seconds
-    grid = TimeGrid.regular(c.clock.start_utc, duration_seconds + LOOKAHEAD_SECONDS, step)
-    steps = round(duration_seconds / step)
-    conditions = compute_conditions(
-        Fleet(c.satellites), Sky.on(grid), c.stations, flux_model_for(c)
+    steps = round(duration_seconds / c.clock.step_seconds)
+    return Environment(
+        c, steps, seed, flux_model_for(c), traced_satellites(len(c.satellites)), duration_seconds
     )
-    source = ConditionsEnvironment(c, conditions, seed)
-    return Environment(conditions, source.all_upsets(steps), steps, source)
 
 
 def simulate(
@@ -139,38 +183,92 @@ def simulate(
     on_snapshot: Callable[[FleetSnapshot], None] | None = None,
     snapshot_every: int = 6,
 ) -> Outcome:
-    """Run one policy over the prepared environment: the engine, driven step by step."""
+    """Run one policy over the environment: the engine, driven step by step."""
+    return simulate_policies(
+        scenario, environment, (policy,), progress, on_snapshot, snapshot_every
+    )[policy]
+
+
+def simulate_policies(
+    scenario: Scenario,
+    environment: Environment,
+    policies: Sequence[str],
+    progress: Callable[[int], None] | None = None,
+    on_snapshot: Callable[[FleetSnapshot], None] | None = None,
+    snapshot_every: int = 6,
+) -> dict[str, Outcome]:
+    """Run several policies in lock-step over one pass through the environment: each step's
+    column is computed once and every policy's engine steps through it. Snapshots (live
+    metrics) come from the first policy's engine."""
     c = scenario.constellation
     steps = environment.steps
-    engine = FleetEngine(
-        EngineConfig.from_spec(c, policy),
-        tuple(s.name for s in c.satellites),
-        np.array([s.plane for s in c.satellites], dtype=np.int64),
-        c.name,
-    )
-    for job in scenario.jobs:
-        engine.add_job(job)
-    engine.set_budgets(scenario.budgets)
-    source = environment.source
-    sample_every = max(1, steps // 2000)
-    busy_trace, soc_trace, useful_trace = [], [], []
-    peak_k = engine.temperature_k.copy()
-    throttled = np.zeros(engine.n, np.bool_)
+    names = tuple(s.name for s in c.satellites)
+    planes = np.array([s.plane for s in c.satellites], dtype=np.int64)
+    engines: dict[str, FleetEngine] = {}
+    for policy in policies:
+        engine = FleetEngine(EngineConfig.from_spec(c, policy), names, planes, c.name)
+        for job in scenario.jobs:
+            engine.add_job(job)
+        engine.set_budgets(scenario.budgets)
+        engines[policy] = engine
+    traces = {policy: _Traces() for policy in policies}
+    for policy, engine in engines.items():
+        traces[policy].track_heat(engine)  # the peak counts the starting temperature
+    traced = environment.traced
+    battery_wh = max(c.power.battery_wh, 1e-9)
+    source = environment.stream()
+    sample_every = max(1, steps // TIMELINE_SAMPLES)
+    longest_shadow = 0.0
+    first = engines[policies[0]] if policies else None
     for k in range(steps):
         column = source.column(k)
-        engine.step(column, source.upsets(k, k + 1))
-        engine.decisions.clear()
-        np.maximum(peak_k, engine.temperature_k, out=peak_k)
-        throttled |= engine.throttling
-        if k % sample_every == 0:
-            busy_trace.append(engine.busy_gpus().astype(np.int16))
-            soc_trace.append((engine.soc / max(c.power.battery_wh, 1e-9)).astype(np.float32))
-            useful_trace.append(engine.useful_gpu_seconds())
-        if on_snapshot is not None and k % snapshot_every == 0:
-            when = environment.conditions.grid.instant(k * c.clock.step_seconds)
-            on_snapshot(engine.snapshot(column, when))
+        upsets = source.upsets(k, k + 1)
+        if column.shadow_seconds.size:
+            longest_shadow = max(longest_shadow, float(column.shadow_seconds.max()))
+        for policy, engine in engines.items():
+            engine.step(column, upsets)
+            engine.decisions.clear()
+            traces[policy].track_heat(engine)
+            if k % sample_every == 0:
+                traces[policy].record(engine, traced, battery_wh)
+        if first is not None and on_snapshot is not None and k % snapshot_every == 0:
+            on_snapshot(first.snapshot(column, environment.instant(k)))
         if progress is not None:
             progress(k)
+    if environment.longest_shadow_seconds is None:
+        environment.record_shadow(longest_shadow)
+    return {
+        policy: _outcome(scenario, policy, engine, traces[policy])
+        for policy, engine in engines.items()
+    }
+
+
+@dataclass
+class _Traces:
+    """Timeline samples of one run: the traced satellites' busy GPUs and charge, the fleet's
+    useful work."""
+
+    busy: list[NDArray[np.int16]] = field(default_factory=list)
+    soc: list[NDArray[np.float32]] = field(default_factory=list)
+    useful: list[float] = field(default_factory=list)
+    peak_k: NDArray[np.float64] | None = None  # each satellite's peak temperature
+    throttled: NDArray[np.bool_] | None = None  # satellites that ever throttled
+
+    def track_heat(self, engine: FleetEngine) -> None:
+        if self.peak_k is None or self.throttled is None:
+            self.peak_k = engine.temperature_k.copy()
+            self.throttled = engine.throttling.copy()
+            return
+        np.maximum(self.peak_k, engine.temperature_k, out=self.peak_k)
+        self.throttled |= engine.throttling
+
+    def record(self, engine: FleetEngine, traced: NDArray[np.int64], battery_wh: float) -> None:
+        self.busy.append(engine.busy_gpus()[traced].astype(np.int16))
+        self.soc.append((engine.soc[traced] / battery_wh).astype(np.float32))
+        self.useful.append(engine.useful_gpu_seconds())
+
+
+def _outcome(scenario: Scenario, policy: str, engine: FleetEngine, traces: _Traces) -> Outcome:
     counters = engine.counters
     evictions = dict(counters.evictions)
     if counters.refused_evictions:
@@ -189,16 +287,22 @@ def simulate(
         bus_brownout_seconds=counters.bus_brownout_seconds,
         bus_brownouts=counters.bus_brownouts,
         bus_brownout_satellites=int((engine.brownout_seconds > 0).sum()),
-        thermal=_thermal_totals(engine, peak_k, throttled) if engine.thermal is not None else None,
+        thermal=(
+            _thermal_totals(engine, traces.peak_k, traces.throttled)
+            if engine.thermal is not None
+            and traces.peak_k is not None
+            and traces.throttled is not None
+            else None
+        ),
         downlink=(
             _downlink_totals(engine)
             if any(job.downlink_bytes > 0 for job in scenario.jobs)
             else None
         ),
         timeline={
-            "busy_gpus": np.array(busy_trace).T,
-            "state_of_charge": np.array(soc_trace).T,
-            "useful_gpu_seconds": np.array(useful_trace),
+            "busy_gpus": np.array(traces.busy).T,
+            "state_of_charge": np.array(traces.soc).T,
+            "useful_gpu_seconds": np.array(traces.useful),
         },
     )
 
@@ -300,14 +404,31 @@ class Viability:
 
 def viability(scenario: Scenario, environment: Environment) -> Viability:
     """The design check of a run: its longest eclipse (penumbra included) against the bus."""
-    power = scenario.constellation.power
-    shadow = environment.conditions.shadow_seconds[:, : environment.steps]
-    longest = float(shadow.max()) if shadow.size else 0.0
-    margin = bus_viability(power, longest)
+    if environment.longest_shadow_seconds is None:
+        environment.record_shadow(longest_shadow_seconds(environment))
+    return design_check(scenario.constellation, environment.longest_shadow_seconds or 0.0)
+
+
+def design_check(spec: ConstellationSpec, longest_shadow_seconds: float) -> Viability:
+    """The bus against the longest shadow (penumbra included) from a full battery, and
+    the radiator against the bus and the environment."""
+    power = spec.power
+    margin = bus_viability(power, longest_shadow_seconds)
     return Viability(
-        longest,
+        longest_shadow_seconds,
         power.usable_wh - margin,
         power.usable_wh,
         margin,
-        thermal_design(scenario.constellation),
+        thermal_design(spec),
     )
+
+
+def longest_shadow_seconds(environment: Environment) -> float:
+    """The longest shadow (penumbra included) any satellite meets in the run, streamed."""
+    source = environment.stream()
+    longest = 0.0
+    for k in range(environment.steps):
+        shadow = source.column(k).shadow_seconds
+        if shadow.size:
+            longest = max(longest, float(shadow.max()))
+    return longest
