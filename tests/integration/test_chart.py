@@ -401,7 +401,7 @@ def test_watch_namespaces(helm: Helm):
     (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert container["args"] == [
         "operator", "--namespace", "team-a", "--namespace", "team-b",
-        "--liveness-port", "8080", "--metrics-port", "9090",
+        "--liveness-port", "8080", "--metrics-port", "9090", "--max-satellites", "5000",
     ]  # fmt: skip
 
 

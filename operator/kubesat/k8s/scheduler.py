@@ -126,16 +126,21 @@ class Scheduler:
                 result = "bound" if pod.uid in self.assumed else "unschedulable"
                 self.metrics.observe_scheduling(result, time.perf_counter() - started)
 
-    def _needs(self, pod: PodInfo, jobs_index: Any) -> tuple[float, float]:
-        """(checkpoint interval, checkpoint write) of the pod's work."""
+    def _needs(self, pod: PodInfo, jobs_index: Any) -> tuple[float, float, bool]:
+        """(checkpoint interval, checkpoint write, needs a ground link) of the pod's work:
+        its Job's annotations when it has a Job, else its own."""
         work = pod.work
         if pod.job is not None and (pod.namespace, pod.job) in jobs_index:
             info: JobInfo | None = next(iter(jobs_index[(pod.namespace, pod.job)]), None)
             if info is not None and info.spec is not None:
                 work = info.spec
         if work is None:
-            return DEFAULT_WORK_INTERVAL, DEFAULT_WRITE
-        return work.checkpoint_interval_seconds, work.checkpoint_write_seconds
+            return DEFAULT_WORK_INTERVAL, DEFAULT_WRITE, pod.needs_link
+        return (
+            work.checkpoint_interval_seconds,
+            work.checkpoint_write_seconds,
+            pod.needs_link or work.needs_ground_link,
+        )
 
     def _place(
         self,
@@ -146,8 +151,10 @@ class Scheduler:
         wall: float,
         failed: dict[Any, tuple[int, Counter[str]]],
     ) -> None:
-        interval, write = self._needs(pod, jobs_index)
-        asks = (pod.gpus, pod.needs_link, interval, write, pod.tolerations, pod.node_selector)
+        if pod.job is not None and (pod.namespace, pod.job) not in jobs_index:
+            return  # its Job's watch event has not arrived: what it needs is not known yet
+        interval, write, needs_link = self._needs(pod, jobs_index)
+        asks = (pod.gpus, needs_link, interval, write, pod.tolerations, pod.node_selector)
         if asks in failed:
             self._unschedulable(pod, *failed[asks], wall)
             return
@@ -159,16 +166,16 @@ class Scheduler:
             spec = fleet.spec
             need = required_runway_seconds(interval, write, spec.predictive_margin_seconds)
             contact = required_contact_seconds(write, spec.predictive_margin_seconds)
-            ok = feasible(spec.policy, spec.power, view, pod.gpus, pod.needs_link, need, contact)
+            ok = feasible(spec.policy, spec.power, view, pod.gpus, needs_link, need, contact)
             ok &= fleet.nodes.registered
             extra = fleet.placement_mask(pod)
             ok &= extra
             total += fleet.n
             if not ok.all():
-                reasons.update(self._why(fleet, view, pod, need, extra))
+                reasons.update(self._why(fleet, view, pod, need, extra, needs_link))
             if not ok.any():
                 continue
-            points = score(spec.policy, spec.power, view, pod.gpus, pod.needs_link)
+            points = score(spec.policy, spec.power, view, pod.gpus, needs_link)
             i = int(np.flatnonzero(ok)[np.argmax(points[ok])])
             if best is None or points[i] > best[0]:
                 best = (float(points[i]), key, i)
@@ -184,7 +191,13 @@ class Scheduler:
         self._bind(pod, fleet.nodes.names[i])
 
     def _why(
-        self, fleet: FleetRuntime, view: Any, pod: PodInfo, need: float, extra: Any
+        self,
+        fleet: FleetRuntime,
+        view: Any,
+        pod: PodInfo,
+        need: float,
+        extra: Any,
+        needs_link: bool,
     ) -> Counter[str]:
         """The first reason each satellite fails, as the default scheduler's summary."""
         policy = fleet.spec.policy
@@ -199,7 +212,7 @@ class Scheduler:
             ),
             ("untolerated taint or node selector mismatch", ~extra),
             ("Insufficient nvidia.com/gpu", view.free_gpus < pod.gpus),
-            ("no ground link", ~view.link if pod.needs_link else np.zeros(fleet.n, bool)),
+            ("no ground link", ~view.link if needs_link else np.zeros(fleet.n, bool)),
         ]
         if policy == "predictive":
             runway = runway_seconds(
