@@ -6,6 +6,11 @@ unit gets a pod and where; this writer creates that pod already bound to the sat
 node (`spec.nodeName`, no scheduler in between) and keeps the Job's status (active,
 succeeded, failed, completed indexes, and the Complete or Failed conditions) true to it.
 A drained or disrupted pod never delays the next one: there is no wall-clock backoff.
+
+A pod is written only once its node exists: a pod bound to a missing Node is deleted by the
+pod garbage collector, which would end a unit the engine still runs. While a large fleet's
+Nodes register, the pods placed on the late ones wait, and one the engine ends before its
+node is up is never written at all.
 """
 
 from __future__ import annotations
@@ -41,16 +46,39 @@ class ManagedJobs:
         self.node_names = node_names
         self.wall_text = wall_text
         self.status_written: dict[int, str] = {}
+        self.waiting: dict[int, tuple[PodStarted, JobRecord]] = {}  # engine pod -> its write
         self.finished_at: dict[int, str] = {}  # fixed once: completionTime never changes
 
-    def create(self, decision: PodStarted, record: JobRecord) -> str:
-        """Create the pod the engine started (idempotent: its name is fixed). Its name."""
+    def create(self, decision: PodStarted, record: JobRecord, node_registered: bool = True) -> str:
+        """Create the pod the engine started (idempotent: its name is fixed), or keep it
+        until its node is registered (`flush`). Its name."""
         assert record.info is not None
         node = self.node_names[decision.sat]
         body = render_pod(
             record.info.body(), decision.unit, decision.attempt, node, record.info.indexed
         )
         name = str(body["metadata"]["name"])
+        if not node_registered:
+            self.waiting[decision.pod] = (decision, record)
+            return name
+        self._submit(record, body, name)
+        return name
+
+    def flush(self, registered: Callable[[int], bool]) -> list[int]:
+        """Write the waiting pods whose node is now registered. The engine pods that ended
+        while waiting (never to be written), for the pod runtime to forget."""
+        gone = []
+        for pod, (decision, record) in list(self.waiting.items()):
+            if pod not in self.engine.pod_slot:
+                del self.waiting[pod]
+                gone.append(pod)
+            elif registered(decision.sat):
+                del self.waiting[pod]
+                self.create(decision, record)
+        return gone
+
+    def _submit(self, record: JobRecord, body: dict[str, Any], name: str) -> None:
+        assert record.info is not None
         pod: Any = body  # the client takes a plain manifest as well as a V1Pod
         namespace = record.info.namespace
 
@@ -66,7 +94,6 @@ class ManagedJobs:
             priority=URGENT,
             on_done=done,
         )
-        return name
 
     def write_status(self) -> None:
         """Write the status of every managed Job whose counts or conditions changed."""

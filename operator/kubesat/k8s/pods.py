@@ -241,6 +241,12 @@ class PodRuntime:
         self.strays &= present
         self.finalized = {k for k in self.finalized if k in present or k in self.pod_of}
 
+    def forget_unwritten(self, pod: int) -> None:
+        """An engine pod that ended before it was ever written to the API."""
+        key = self.key_of.get(pod)
+        if key is not None and key not in self.info:
+            self._forget(pod, key)
+
     def _forget(self, pod: int, key: PodKey) -> None:
         self.key_of.pop(pod, None)
         self.pod_of.pop(key, None)

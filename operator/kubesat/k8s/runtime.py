@@ -350,6 +350,8 @@ class FleetRuntime:
             self.advance(target)
         # decisions out
         self._apply(self.engine.take_decisions())
+        for never_written in self.managed.flush(lambda i: bool(self.nodes.registered[i])):
+            self.pods.forget_unwritten(never_written)
         self.pods.write(wall)
         self.managed.write_status()
         self.book.write_changed(self._pod_names(), wall_s)
@@ -476,6 +478,7 @@ class FleetRuntime:
                     float(e.slot_started[slot]),
                 ),
                 record,
+                bool(self.nodes.registered[int(e.slot_sat[slot])]),
             )
 
     def _pod_names(self) -> dict[int, str]:
@@ -507,7 +510,7 @@ class FleetRuntime:
             return
         key = self.pods.key_of.get(decision.pod)
         if key is None and record.info is not None and record.info.managed:
-            name = self.managed.create(decision, record)
+            name = self.managed.create(decision, record, bool(self.nodes.registered[decision.sat]))
             key = (record.info.namespace, name)
             self.pods.register(decision.pod, key)
         if key is None:
