@@ -27,8 +27,6 @@ import argparse
 import contextlib
 import os
 import re
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -44,7 +42,13 @@ sys.path[:0] = [str(REPO / "operator"), str(REPO), str(REPO / "benchmarks")]
 from kubernetes import client as k8s  # noqa: E402
 from kubernetes import config  # noqa: E402
 
-from operator_scale import _free_port, cpu_seconds, install_crds, log, scrape  # noqa: E402
+from operator_scale import (  # noqa: E402
+    cpu_seconds,
+    install_crds,
+    log,
+    scrape,
+    start_operator,
+)
 
 GROUP, VERSION = "kubesat.io", "v1alpha1"
 NAMESPACE = "kubesat-load"
@@ -231,45 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(k8s.ApiException):
             core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=NAMESPACE)))
 
-        metrics_port = _free_port()
-        log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"kubesat-load-{os.getpid()}.log"
-        env = {
-            **os.environ,
-            "KUBECONFIG": kubeconfig,
-            "PYTHONPATH": os.pathsep.join(
-                [str(REPO / "operator"), os.environ.get("PYTHONPATH", "")]
-            ),
-        }
-        with log_path.open("wb") as out:
-            operator = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "kubesat.cli",
-                    "operator",
-                    "--namespace",
-                    NAMESPACE,
-                    "--kubeconfig",
-                    kubeconfig,
-                    "--metrics-port",
-                    str(metrics_port),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
-
-        def stop_operator() -> None:
-            if operator.poll() is None:
-                os.killpg(operator.pid, signal.SIGTERM)
-                try:
-                    operator.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(operator.pid, signal.SIGKILL)
-                    operator.wait()
-
-        stack.callback(stop_operator)
+        operator, metrics_port, log_path = start_operator(
+            stack, kubeconfig, NAMESPACE, "kubesat-load"
+        )
         sampler = MemorySampler(operator.pid)
         sampler.start()
         stack.callback(sampler.halt.set)

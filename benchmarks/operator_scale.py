@@ -206,45 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(k8s.ApiException):
             core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=NAMESPACE)))
 
-        metrics_port = _free_port()
-        log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"kubesat-operator-{os.getpid()}.log"
-        env = {
-            **os.environ,
-            "KUBECONFIG": kubeconfig,
-            "PYTHONPATH": os.pathsep.join(
-                [str(REPO / "operator"), os.environ.get("PYTHONPATH", "")]
-            ),
-        }
-        with log_path.open("wb") as out:
-            operator = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "kubesat.cli",
-                    "operator",
-                    "--namespace",
-                    NAMESPACE,
-                    "--kubeconfig",
-                    kubeconfig,
-                    "--metrics-port",
-                    str(metrics_port),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
-
-        def stop_operator() -> None:
-            if operator.poll() is None:
-                os.killpg(operator.pid, signal.SIGTERM)
-                try:
-                    operator.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(operator.pid, signal.SIGKILL)
-                    operator.wait()
-
-        stack.callback(stop_operator)
+        operator, metrics_port, log_path = start_operator(
+            stack, kubeconfig, NAMESPACE, "kubesat-operator"
+        )
         selector = f"kubesat.io/constellation=walker-1000,kubesat.io/namespace={NAMESPACE}"
 
         def cleanup() -> None:
@@ -419,6 +383,52 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def start_operator(
+    stack: contextlib.ExitStack, kubeconfig: str, namespace: str, log_name: str
+) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """`kubesat operator` for `namespace` as a subprocess running this tree's code, stopped
+    (SIGTERM, then SIGKILL after 60 s) when `stack` closes: the process, its metrics port
+    and its log."""
+    metrics_port = _free_port()
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"{log_name}-{os.getpid()}.log"
+    env = {
+        **os.environ,
+        "KUBECONFIG": kubeconfig,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "operator"), os.environ.get("PYTHONPATH", "")]),
+    }
+    with log_path.open("wb") as out:
+        operator = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kubesat.cli",
+                "operator",
+                "--namespace",
+                namespace,
+                "--kubeconfig",
+                kubeconfig,
+                "--metrics-port",
+                str(metrics_port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+    def stop_operator() -> None:
+        if operator.poll() is None:
+            os.killpg(operator.pid, signal.SIGTERM)
+            try:
+                operator.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(operator.pid, signal.SIGKILL)
+                operator.wait()
+
+    stack.callback(stop_operator)
+    return operator, metrics_port, log_path
 
 
 if __name__ == "__main__":
