@@ -153,7 +153,14 @@ def read_state(core: Any, namespace: str, status: dict[str, Any]) -> dict[str, A
     if not raw:
         return {}
     ref = StateRef.from_status(raw)
-    shards = [shard_bytes(core.read_namespaced_config_map(n, namespace)) for n in ref.config_maps]
+    shards = []
+    for name in ref.config_maps:
+        try:
+            shards.append(shard_bytes(core.read_namespaced_config_map(name, namespace)))
+        except Exception as error:
+            if status_of(error) == NOT_FOUND:
+                raise StateUnreadableError(f"ConfigMap {namespace}/{name} is gone") from error
+            raise
     return decode_state(shards, ref)
 
 
@@ -178,30 +185,10 @@ class StateStore:
     async def load(self, status: dict[str, Any]) -> dict[str, Any]:
         """The state the status refers to; {} when there is none. Raises StateUnreadableError."""
         self.adopt(status)
-        if status.get("state"):
-            return dict(status["state"])
-        raw = status.get("stateRef")
-        if not raw:
-            return {}
-        ref = StateRef.from_status(raw)
-        shards = []
-        for name in ref.config_maps:
-            try:
-                config_map = await self.api.call(
-                    "get",
-                    "configmaps",
-                    self.api.core.read_namespaced_config_map,
-                    name,
-                    self.namespace,
-                )
-            except Exception as error:
-                if status_of(error) == NOT_FOUND:
-                    raise StateUnreadableError(
-                        f"ConfigMap {self.namespace}/{name} is gone"
-                    ) from error
-                raise
-            shards.append(shard_bytes(config_map))
-        return decode_state(shards, ref)
+        state: dict[str, Any] = await self.api.call(
+            "get", "configmaps", read_state, self.api.core, self.namespace, status
+        )
+        return state
 
     async def save(self, state: dict[str, Any]) -> StateRef:
         """Write the state's shards to the free slot; the reference for the status."""
