@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from kubesat.core.ground import DEFAULT_DATA_RATE_BPS, GroundStation
+from kubesat.core.links import GangPlacement, LinkSettings
 from kubesat.core.orbits import (
     SatelliteOrbit,
     parse_tle_text,
@@ -48,6 +49,9 @@ CHECKPOINT_INTERVAL_ANNOTATION: Final = "kubesat.io/checkpoint-interval-seconds"
 CHECKPOINT_WRITE_ANNOTATION: Final = "kubesat.io/checkpoint-write-seconds"
 NEEDS_LINK_ANNOTATION: Final = "kubesat.io/needs-ground-link"
 DOWNLINK_ANNOTATION: Final = "kubesat.io/downlink-bytes"  # results of each completion
+GANG_ANNOTATION: Final = "kubesat.io/gang"  # "true": every pod of the Job runs at once
+COMPUTE_PER_STEP_ANNOTATION: Final = "kubesat.io/compute-seconds-per-step"
+GRADIENT_BYTES_ANNOTATION: Final = "kubesat.io/gradient-bytes-per-step"
 # Nodes one Kubernetes cluster is tested with (kubernetes.io/docs/setup/best-practices/
 # cluster-large): the most satellites the operator runs in one cluster unless told more,
 # and the most one simulation takes before the fleet is split into domains.
@@ -93,6 +97,8 @@ class ConstellationSpec:
     predictive_margin_seconds: float = 60.0
     payload_restart_seconds: float = 300.0
     thermal: ThermalSystem | None = None  # spec.thermal; None: heat never limits the GPUs
+    links: LinkSettings | None = None
+    gang_placement: GangPlacement = GangPlacement.TOPOLOGY_AWARE
 
 
 def _get(
@@ -592,6 +598,31 @@ def parse_job(manifest: Mapping[str, Any], where: str = "Job") -> JobSpec:
         raise SpecError(
             f"{path} metadata.annotations[{WORK_ANNOTATION}]: must be > 0, got {work:g}"
         )
+    gang = str(annotations.get(GANG_ANNOTATION, "false")).lower() == "true"
+    managed = spec.get("managedBy") == JOB_CONTROLLER_NAME
+    if gang and spec.get("completionMode") != "Indexed":
+        raise SpecError(
+            f"{path} spec.completionMode: a gang ({GANG_ANNOTATION}) must be Indexed "
+            "(each member is one completion index)"
+        )
+    if gang and not managed:
+        raise SpecError(
+            f"{path} spec.managedBy: a gang ({GANG_ANNOTATION}) must be managed by "
+            f"{JOB_CONTROLLER_NAME} (the built-in Job controller replaces members one by one)"
+        )
+    parallelism = _integer(spec, "parallelism", f"{path} spec", 1, minimum=0)
+    completions = _integer(spec, "completions", f"{path} spec", 1, minimum=1)
+    if gang and parallelism != completions:
+        raise SpecError(
+            f"{path} spec.parallelism: a gang's members run at once, so it must equal "
+            f"spec.completions ({completions}), got {parallelism}"
+        )
+    compute = annotation(COMPUTE_PER_STEP_ANNOTATION, 1.0)
+    if gang and compute <= 0:
+        raise SpecError(
+            f"{path} metadata.annotations[{COMPUTE_PER_STEP_ANNOTATION}]: must be > 0, "
+            f"got {compute:g}"
+        )
     return JobSpec(
         name=name,
         namespace=str(metadata.get("namespace") or "default"),
@@ -599,15 +630,18 @@ def parse_job(manifest: Mapping[str, Any], where: str = "Job") -> JobSpec:
         work_gpu_seconds=work,
         checkpoint_interval_seconds=annotation(CHECKPOINT_INTERVAL_ANNOTATION, 1800.0),
         checkpoint_write_seconds=annotation(CHECKPOINT_WRITE_ANNOTATION, 30.0),
-        parallelism=_integer(spec, "parallelism", f"{path} spec", 1, minimum=0),
-        completions=_integer(spec, "completions", f"{path} spec", 1, minimum=1),
+        parallelism=parallelism,
+        completions=completions,
         backoff_limit=_integer(spec, "backoffLimit", f"{path} spec", 6, minimum=0),
         tolerates_satellites=tolerates,
         needs_ground_link=str(annotations.get(NEEDS_LINK_ANNOTATION, "false")).lower() == "true",
         ignores_disruptions=_ignores_disruptions(spec.get("podFailurePolicy")),
-        managed=spec.get("managedBy") == JOB_CONTROLLER_NAME,
+        managed=managed,
         labels=dict(pod_meta.get("labels") or {}),
         downlink_bytes=annotation(DOWNLINK_ANNOTATION, 0.0),
+        gang=gang,
+        compute_seconds_per_step=compute if compute > 0 else 1.0,
+        gradient_bytes_per_step=annotation(GRADIENT_BYTES_ANNOTATION, 0.0),
     )
 
 

@@ -4,6 +4,11 @@ A Job has `completions` work units, each `work_gpu_seconds` of useful GPU time d
 pod of `gpus_per_pod` GPUs. A pod checkpoints every `checkpoint_interval_seconds` of running,
 spending `checkpoint_write_seconds` (GPUs busy, no progress). A pod that dies loses the work
 since its last checkpoint; a replacement restores that checkpoint (the same write time).
+
+A gang Job (distributed training) runs all its `completions` pods at once or none: each
+training step is `compute_seconds_per_step` of compute, then a ring all-reduce of
+`gradient_bytes_per_step` over the links between its members; its members checkpoint
+together, and losing one member restarts them all from the gang's last checkpoint.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ class JobSpec:
     ignores_disruptions: bool = False  # podFailurePolicy: Ignore on DisruptionTarget
     managed: bool = False  # spec.managedBy names kubesat's Job controller
     downlink_bytes: float = 0.0  # results of each completion to bring to the ground
+    gang: bool = False  # every pod runs at once or none does
+    compute_seconds_per_step: float = 1.0  # a gang's compute per training step
+    gradient_bytes_per_step: float = 0.0  # a gang's gradients, all-reduced every step
     labels: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -45,11 +53,30 @@ class JobSpec:
             raise ValueError(f"{where} checkpoint seconds: must be >= 0")
         if not self.downlink_bytes >= 0:
             raise ValueError(f"{where} downlink-bytes: must be >= 0, got {self.downlink_bytes}")
+        if not self.compute_seconds_per_step > 0:
+            raise ValueError(
+                f"{where} compute-seconds-per-step: must be > 0, "
+                f"got {self.compute_seconds_per_step}"
+            )
+        if not self.gradient_bytes_per_step >= 0:
+            raise ValueError(
+                f"{where} gradient-bytes-per-step: must be >= 0, got {self.gradient_bytes_per_step}"
+            )
+        if self.gang and self.parallelism != self.completions:
+            raise ValueError(
+                f"{where} gang: spec.parallelism ({self.parallelism}) must equal "
+                f"spec.completions ({self.completions}): a gang's members run at once"
+            )
 
     @property
     def run_seconds_per_unit(self) -> float:
         """Wall seconds of useful running one work unit needs."""
         return self.work_gpu_seconds / self.gpus_per_pod
+
+    @property
+    def members(self) -> int:
+        """Pods that run at once: a gang's size, else the parallelism."""
+        return self.completions if self.gang else self.parallelism
 
     @property
     def total_work_gpu_seconds(self) -> float:

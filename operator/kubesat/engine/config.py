@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
+import numpy as np
+from numpy.typing import NDArray
+
+from kubesat.core.links import GangPlacement, LinkSettings, candidate_pairs, phase_rad_of
 from kubesat.core.power import PowerSystem
 from kubesat.core.thermal import ThermalSystem
 from kubesat.spec import ConstellationSpec
@@ -40,12 +44,21 @@ class EngineConfig:
     places_builtin_pods: bool = True
     # the lumped thermal model (spec.thermal); None: heat never limits the GPUs
     thermal: ThermalSystem | None = None
+    # laser links between satellites (spec.links); None: a gang runs within one satellite
+    links: LinkSettings | None = None
+    # (P, 2) the satellite pairs the topology may link (each up when in range and sight)
+    link_pairs: NDArray[np.int64] | None = field(default=None, compare=False)
+    gang_placement: GangPlacement = GangPlacement.TOPOLOGY_AWARE
 
     @classmethod
     def from_spec(
         cls, spec: ConstellationSpec, policy: str | None = None, places_builtin_pods: bool = True
     ) -> EngineConfig:
         upsets = spec.radiation.upsets
+        pairs = None
+        if spec.links is not None:
+            planes = np.array([s.plane for s in spec.satellites], np.int64)
+            pairs = candidate_pairs(spec.links.topology, planes, phase_rad_of(spec.satellites))
         return cls(
             power=spec.power,
             policy=policy or spec.policy,
@@ -59,4 +72,7 @@ class EngineConfig:
             speedup=spec.clock.speedup,
             places_builtin_pods=places_builtin_pods,
             thermal=spec.thermal,
+            links=spec.links,
+            link_pairs=pairs,
+            gang_placement=spec.gang_placement,
         )

@@ -56,6 +56,7 @@ def to_state(engine: FleetEngine) -> dict[str, Any]:
             "notBefore": float(e.job_not_before[job]),
             "failed": bool(e.job_failed[job]),
             "complete": bool(e.job_complete[job]),
+            "clock": e.job_clock.to_state(job),
         }
     pods = []
     for slot in np.flatnonzero(e.slot_state != FREE):
@@ -218,6 +219,8 @@ def restore_state(engine: FleetEngine, state: dict[str, Any]) -> bool:
         e.job_not_before[job] = float(saved.get("notBefore", 0.0))
         e.job_failed[job] = bool(saved.get("failed", False))
         e.job_complete[job] = bool(saved.get("complete", False))
+        if saved.get("clock"):
+            e.job_clock.restore(job, saved["clock"])
     for saved in state.get("pods") or []:
         _restore_pod(e, saved, index)
     e.next_pod = max(e.next_pod, int(state.get("nextPod", 0)))

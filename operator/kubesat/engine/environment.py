@@ -61,6 +61,7 @@ class Column:
     # in that many seconds); None: not known
     contact_seconds: NDArray[np.float64] | None = None
     downlink_bps: NDArray[np.float64] | None = None  # best rate in view, 0 out of contact
+    position_km: NDArray[np.float64] | None = None  # (N, 3) TEME, with spec.links
 
 
 class EnvironmentSource(Protocol):

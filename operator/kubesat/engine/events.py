@@ -21,6 +21,7 @@ class EndReason(Enum):
     OVERHEATED = "overheated"  # the radiator could not carry its GPUs: they were held off
     DELETED = "deleted"  # gone without a checkpoint (force-deleted, Job removed)
     JOB_FAILED = "job-failed"  # the Job failed; its remaining pods stop
+    GANG_RESTART = "gang-restart"  # another member of its gang died: the gang restarts
 
     @property
     def status_reason(self) -> str:
@@ -42,6 +43,7 @@ class EndReason(Enum):
             EndReason.LATCHUP,
             EndReason.OVERHEATED,
             EndReason.CHECKPOINTED,
+            EndReason.GANG_RESTART,
         )
 
 
@@ -54,6 +56,7 @@ _STATUS_REASON = {
     EndReason.OVERHEATED: "ThermalThrottled",
     EndReason.DELETED: "Deleted",
     EndReason.JOB_FAILED: "BackoffLimitExceeded",
+    EndReason.GANG_RESTART: "GangRestart",
 }
 
 _FAILURE_METRIC = {
@@ -154,6 +157,35 @@ class JobFinished:
     at_seconds: float
 
 
+class GangWait(Enum):
+    """Why a gang's members are not placed (the reason of its `GangWaiting` Event)."""
+
+    CAPACITY = "capacity"  # the satellites the policy allows hold fewer members
+    LINKS = "links"  # they hold enough, but no set of them is linked together
+
+
+@dataclass(frozen=True)
+class GangWaiting:
+    """A gang could not be placed whole, so none of it was (said once per change)."""
+
+    job: int
+    reason: GangWait
+    members: int
+    placeable: int  # members the allowed satellites could take now
+    at_seconds: float
+
+
+@dataclass(frozen=True)
+class GangPlaced:
+    """Every member of a gang was placed at once: where, and its training step there."""
+
+    job: int
+    satellites: tuple[int, ...]  # the satellite of each member, in ring order
+    step_seconds: float
+    exchange_seconds: float
+    at_seconds: float
+
+
 @dataclass(frozen=True)
 class Notice:
     """Something that happened to a satellite during a step, for Events and counters."""
@@ -168,4 +200,13 @@ class Notice:
     injected: bool = False
 
 
-Decision = PodStarted | PodEnded | Eviction | EvictionRefused | JobFinished | Notice
+Decision = (
+    PodStarted
+    | PodEnded
+    | Eviction
+    | EvictionRefused
+    | JobFinished
+    | GangWaiting
+    | GangPlaced
+    | Notice
+)

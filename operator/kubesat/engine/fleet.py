@@ -20,6 +20,8 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from kubesat.core.gangs import GangStep, gang_step, place_gang
+from kubesat.core.links import LinkState, link_state
 from kubesat.core.policy import (
     FleetView,
     feasible,
@@ -49,12 +51,16 @@ from kubesat.engine.events import (
     Eviction,
     EvictionReason,
     EvictionRefused,
+    GangPlaced,
+    GangWait,
+    GangWaiting,
     JobFinished,
     Notice,
     NoticeKind,
     PodEnded,
     PodStarted,
 )
+from kubesat.engine.job_stats import JobClock, JobStats, projected_finish_seconds
 from kubesat.telemetry import UPSET_KINDS, FleetSnapshot
 
 POWER_RECOVERY_FRACTION: Final = 0.05  # battery must climb 5% of capacity above its floor
@@ -76,6 +82,16 @@ class SlotState(IntEnum):
 # plain ints for the hot array comparisons (enum attribute lookups cost more than the step)
 FREE, RESTORING, RUNNING, WRITING, DRAINING = (int(state) for state in SlotState)
 LIVE_STATES: Final = (RESTORING, RUNNING, WRITING)
+# ends that take a member from a running gang (the others stop with it)
+GANG_BREAKING: Final = frozenset(
+    {
+        EndReason.POWER_LOST,
+        EndReason.SEFI,
+        EndReason.LATCHUP,
+        EndReason.OVERHEATED,
+        EndReason.DELETED,
+    }
+)
 
 
 @dataclass
@@ -171,6 +187,11 @@ class FleetEngine:
         self.work = np.zeros(0)
         self.interval = np.zeros(0)
         self.write = np.zeros(0)
+        self.job_gang = np.zeros(0, np.bool_)
+        self.job_clock = JobClock()  # per-Job time accounting (the Job report)
+        self.gang_waiting: dict[int, GangWait] = {}  # the last reason said, per gang
+        self.gang_steps: dict[int, GangStep] = {}  # running gangs' step this step
+        self.links: LinkState | None = None  # the laser links now (with gangs to run)
         self.budgets: tuple[DisruptionBudget, ...] = ()
         self.budget_jobs: list[list[int]] = []  # per budget, the jobs it covers
         # work units: one per completion of each job
@@ -241,6 +262,8 @@ class FleetEngine:
         self.work = np.append(self.work, spec.work_gpu_seconds)
         self.interval = np.append(self.interval, spec.checkpoint_interval_seconds)
         self.write = np.append(self.write, spec.checkpoint_write_seconds)
+        self.job_gang = np.append(self.job_gang, spec.gang)
+        self.job_clock.add(self.now)
         units = spec.completions
         self.unit_job = np.append(self.unit_job, np.full(units, job, np.int64))
         self.unit_index = np.append(self.unit_index, np.arange(units, dtype=np.int64))
@@ -260,9 +283,9 @@ class FleetEngine:
 
     def remove_job(self, job: int) -> None:
         """The Job is gone: its pods stop where they are (their work goes with the Job)."""
+        self.job_active[job] = False
         for slot in np.flatnonzero((self.slot_job == job) & (self.slot_state != FREE)):
             self._end(int(slot), EndReason.DELETED, count=False)
-        self.job_active[job] = False
 
     def set_budgets(self, budgets: tuple[DisruptionBudget, ...]) -> None:
         self.budgets = tuple(budgets)
@@ -469,6 +492,11 @@ class FleetEngine:
         evicted = bool(self.slot_evicted[slot])
         self._release(slot)
         self.decisions.append(ended)
+        if self.job_gang[job] and self.job_active[job] and reason in GANG_BREAKING:
+            # a collective cannot go on without a member: the others stop, and the gang
+            # restarts whole from its last checkpoint
+            for other in np.flatnonzero((self.slot_job == job) & (self.slot_state != FREE)):
+                self._end(int(other), EndReason.GANG_RESTART, count=False)
         if count:
             self._job_after_end(job, reason, evicted)
         return ended
@@ -480,6 +508,7 @@ class FleetEngine:
             self.job_recent_failures[job] = 0
             if self.unit_done[self._units_of(job)].all() and not self.job_complete[job]:
                 self.job_complete[job] = True
+                self.job_clock.finished_at[job] = self.now + self.dt
                 self.counters.jobs_completed += 1
                 self.decisions.append(JobFinished(job, True, self.now))
             return
@@ -508,6 +537,7 @@ class FleetEngine:
         if self.job_failed[job]:
             return
         self.job_failed[job] = True
+        self.job_clock.finished_at[job] = self.now + self.dt
         self.counters.jobs_failed += 1
         for slot in np.flatnonzero((self.slot_job == job) & (self.slot_state != FREE)):
             self._end(int(slot), EndReason.JOB_FAILED, count=False)
@@ -549,13 +579,31 @@ class FleetEngine:
             self.counters.refused_evictions += 1
             self.decisions.append(EvictionRefused(pod, job, sat, refused_by, self.now))
             return False
-        self._drain(slot)
-        self.slot_evicted[slot] = True
-        self.counters.add(self.counters.evictions, reason.value)
-        self.decisions.append(
-            Eviction(pod, job, sat, reason, float(self.write[job]), runway, self.now)
-        )
+        for member in self._members(slot):
+            self._drain(member)
+            self.slot_evicted[member] = True
+            self.counters.add(self.counters.evictions, reason.value)
+            self.decisions.append(
+                Eviction(
+                    int(self.slot_pod[member]),
+                    job,
+                    int(self.slot_sat[member]),
+                    reason,
+                    float(self.write[job]),
+                    runway,
+                    self.now,
+                )
+            )
         return True
+
+    def _members(self, slot: int) -> list[int]:
+        """The slot, or with a gang every live member of its gang (they checkpoint and
+        move together)."""
+        job = int(self.slot_job[slot])
+        if not self.job_gang[job]:
+            return [slot]
+        live = (self.slot_job == job) & (self.slot_state != FREE) & (self.slot_state != DRAINING)
+        return sorted({slot, *(int(s) for s in np.flatnonzero(live))})
 
     # -- inputs from a shell --------------------------------------------------------------
 
@@ -581,7 +629,8 @@ class FleetEngine:
         """Deletion requested (a user, a controller): write a checkpoint, then stop."""
         slot = self.pod_slot.get(pod)
         if slot is not None and self.slot_state[slot] != DRAINING:
-            self._drain(slot)
+            for member in self._members(slot):
+                self._drain(member)
 
     def drop(self, pod: int) -> None:
         """The pod vanished without stopping (force-deleted): its work since the checkpoint
@@ -611,6 +660,7 @@ class FleetEngine:
                 now,
                 injected=False,
             )
+        self.links = self._links_now(column)
         self._drain_step(self.view(column))
         self._place_step(self.view(column))
         self._power_step(column)
@@ -620,6 +670,15 @@ class FleetEngine:
         ended = (self.upset_until > now) & (self.upset_until <= self.now)
         for sat in np.flatnonzero(ended):
             self.decisions.append(Notice(NoticeKind.RECOVERED, int(sat), self.now))
+
+    def _links_now(self, column: Column) -> LinkState | None:
+        """The laser links at this step, when there are links and a gang to use them."""
+        settings, pairs = self.config.links, self.config.link_pairs
+        if settings is None or pairs is None or column.position_km is None:
+            return None
+        if not (self.job_gang & self.job_active & ~self.job_complete).any():
+            return None
+        return link_state(column.position_km, pairs, settings)
 
     def _upset(self, sat: int, kind: UpsetKind, gpu: int, now: float, injected: bool) -> Notice:
         name = UPSET_KINDS[kind]
@@ -641,6 +700,8 @@ class FleetEngine:
                 self.upset_kind[sat] = kind
         elif kind == UpsetKind.LATCHUP:
             for slot in np.unique(self.gpu_owner[sat][self.gpu_owner[sat] >= 0]):
+                if self.slot_state[slot] == FREE:
+                    continue  # a gang member stopped with another member
                 ended = self._end(int(slot), EndReason.LATCHUP)
                 killed.append(ended.pod)
                 lost += ended.lost_gpu_seconds
@@ -730,12 +791,17 @@ class FleetEngine:
                     view.shadow_seconds[sat : sat + 1],
                 )[0]
             )
-            freed = 0
             for slot in slots:
-                if freed >= excess[sat]:
+                # a gang drained whole frees members here and on other satellites
+                if self._drained_since(int(sat), int(draining[sat])) >= excess[sat]:
                     break
-                if self._evict(slot, reason, runway):
-                    freed += int(self.slot_gpus[slot])
+                if self.slot_state[slot] != DRAINING:
+                    self._evict(slot, reason, runway)
+
+    def _drained_since(self, sat: int, before: int) -> int:
+        """GPUs of `sat` draining now beyond the `before` that were draining already."""
+        now_draining = (self.slot_sat == sat) & (self.slot_state == DRAINING)
+        return int(self.slot_gpus[now_draining].sum()) - before
 
     def pending_units(self, job: int, limit: int) -> NDArray[np.int64]:
         units = np.flatnonzero((self.unit_job == job) & ~self.unit_done & ~self.unit_running)
@@ -757,8 +823,13 @@ class FleetEngine:
     def _place_step(self, view: FleetView) -> None:
         """Job controller plus scheduler: pending units become pods on satellites."""
         pending: dict[tuple[int, bool, float, float], list[int]] = {}
+        free = view.free_gpus.copy()
+        busy = view.busy_gpus.copy()
         for job in self._placeable_jobs():
             spec = self.jobs[job]
+            if spec.gang:
+                self._place_gang(job, view, free, busy)
+                continue
             room = spec.parallelism - int(self.job_running[job])
             if room <= 0:
                 continue
@@ -774,8 +845,6 @@ class FleetEngine:
                 pending.setdefault(key, []).extend(int(u) for u in units)
         if not pending:
             return
-        free = view.free_gpus.copy()
-        busy = view.busy_gpus.copy()
         # predictive keeps room for larger pods that will need a satellite soon (their
         # pods are draining, or they found none now): smaller pods must not fragment the
         # satellites that could take them
@@ -799,6 +868,57 @@ class FleetEngine:
             if self.policy == "predictive" and len(waiting) > len(targets):
                 count, most = soon.get(gpus, (0, 0.0))
                 soon[gpus] = (count + len(waiting) - len(targets), max(most, need))
+
+    def _place_gang(
+        self, job: int, view: FleetView, free: NDArray[np.int64], busy: NDArray[np.int64]
+    ) -> None:
+        """Every member of a gang at once, where the policy allows and the links carry its
+        gradients best, or none of them (a `GangWaiting` says why, once per change)."""
+        spec = self.jobs[job]
+        if self.job_running[job] > 0:
+            return  # members still draining or stopping: the gang restarts whole
+        units = self.pending_units(job, spec.completions)
+        if units.size < spec.completions:
+            return
+        gpus = spec.gpus_per_pod
+        capacity, points = self._capacity(view, free, busy, gpus, False, self.required_runway(job))
+        placed = place_gang(
+            spec.completions,
+            capacity,
+            points,
+            self.config.gang_placement,
+            spec.compute_seconds_per_step,
+            spec.gradient_bytes_per_step,
+            self.links,
+            self.config.links,
+        )
+        if placed is None:
+            reason = GangWait.CAPACITY if int(capacity.sum()) < spec.completions else GangWait.LINKS
+            if self.gang_waiting.get(job) is not reason:
+                self.gang_waiting[job] = reason
+                self.decisions.append(
+                    GangWaiting(job, reason, spec.completions, int(capacity.sum()), self.now)
+                )
+            return
+        ring, step = placed
+        self.gang_waiting.pop(job, None)
+        order = units[np.argsort(self.unit_index[units], kind="stable")]
+        for unit, sat in zip(order, ring, strict=True):
+            healthy = np.flatnonzero(
+                (self.gpu_owner[sat] < 0) & (self.gpu_broken_until[sat] <= self.now)
+            )[:gpus]
+            self._start(int(unit), int(sat), healthy, None)
+            free[sat] -= gpus
+            busy[sat] += gpus
+        self.decisions.append(
+            GangPlaced(
+                job,
+                tuple(int(s) for s in ring),
+                step.seconds,
+                step.exchange_seconds,
+                self.now,
+            )
+        )
 
     def _draining_by_shape(self) -> dict[int, tuple[int, float]]:
         """Pods draining now, by GPUs per pod: (how many, the longest runway they need)."""
@@ -857,6 +977,29 @@ class FleetEngine:
         """Satellites for up to `count` pods of `gpus` GPUs, best first (one entry per pod):
         the policy's filter, its runway cap on GPUs per satellite, and its score. A
         link-bound pod needs `contact_seconds` of ground contact left."""
+        capacity, points = self._capacity(
+            view, free, busy, gpus, needs_link, need_seconds, allowed, contact_seconds
+        )
+        ok = capacity > 0
+        if not ok.any():
+            return np.zeros(0, np.int64)
+        order = np.argsort(-points[ok], kind="stable")
+        nodes = np.flatnonzero(ok)[order]
+        return np.repeat(nodes, capacity[nodes])[:count].astype(np.int64)
+
+    def _capacity(
+        self,
+        view: FleetView,
+        free: NDArray[np.int64],
+        busy: NDArray[np.int64],
+        gpus: int,
+        needs_link: bool,
+        need_seconds: float,
+        allowed: NDArray[np.bool_] | None = None,
+        contact_seconds: float = 0.0,
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Per satellite, how many pods of `gpus` GPUs the policy lets it take now (its
+        filter and runway cap), and the policy's score of it."""
         current = FleetView(**{**view.__dict__, "free_gpus": free, "busy_gpus": busy})
         ok = feasible(
             self.policy, self.power, current, gpus, needs_link, need_seconds, contact_seconds
@@ -864,16 +1007,14 @@ class FleetEngine:
         if allowed is not None:
             ok &= allowed
         if not ok.any():
-            return np.zeros(0, np.int64)
+            return np.zeros(self.n, np.int64), np.zeros(self.n)
         capacity = free // gpus
         if self.policy == "predictive":
             most = max_gpus_with_runway(self.power, current, need_seconds) - busy
             capacity = np.minimum(capacity, np.maximum(most, 0) // gpus)
-        capacity = np.where(ok, capacity, 0)
-        points = score(self.policy, self.power, current, gpus, needs_link)
-        order = np.argsort(-points[ok], kind="stable")
-        nodes = np.flatnonzero(ok)[order]
-        return np.repeat(nodes, capacity[nodes])[:count].astype(np.int64)
+        capacity = np.where(ok, capacity, 0).astype(np.int64)
+        points = np.asarray(score(self.policy, self.power, current, gpus, needs_link), np.float64)
+        return capacity, points
 
     def _power_step(self, column: Column) -> None:
         """Advance every battery one step; a shortfall sheds the GPUs (their pods die).
@@ -902,6 +1043,8 @@ class FleetEngine:
         for sat in np.flatnonzero(lost):
             killed, lost_work = [], 0.0
             for slot in np.unique(self.gpu_owner[sat][self.gpu_owner[sat] >= 0]):
+                if self.slot_state[slot] == FREE:
+                    continue  # a gang member stopped with another member
                 ended = self._end(int(slot), EndReason.POWER_LOST)
                 killed.append(ended.pod)
                 lost_work += ended.lost_gpu_seconds
@@ -976,10 +1119,12 @@ class FleetEngine:
             for slot in slots:
                 if left <= allowed[sat]:
                     break
-                left -= int(self.slot_gpus[slot])
+                if self.slot_state[slot] == FREE:
+                    continue  # a gang member stopped with another member
                 ended = self._end(slot, EndReason.OVERHEATED)
                 killed.append(ended.pod)
                 lost_work += ended.lost_gpu_seconds
+                left = int((self.gpu_owner[sat] >= 0).sum())
             self.decisions.append(
                 Notice(
                     NoticeKind.THERMAL_THROTTLING,
@@ -1041,11 +1186,14 @@ class FleetEngine:
 
     def _progress_step(self) -> None:
         if not self.pod_slot:
+            self.gang_steps = {}
+            self._account(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.bool_))
             return  # no pod runs: nothing progresses
         dt = self.dt
         state = self.slot_state
         # restores and checkpoint writes count down; finished writes become checkpoints
         counting = (state == RESTORING) | (state == WRITING) | (state == DRAINING)
+        counted_jobs = self.slot_job[counting]
         self.slot_left[counting] -= dt
         done = counting & (self.slot_left <= EPSILON)
         for slot in np.flatnonzero(done & (state == WRITING)):
@@ -1057,13 +1205,17 @@ class FleetEngine:
         for slot in np.flatnonzero(done & (state == DRAINING)):
             self._end(int(slot), EndReason.CHECKPOINTED)
         running = (state == RUNNING) & ~done
+        factor = self._gang_factors(running)
+        running &= factor > 0  # a gang computes only with every member running and linked
+        self._account(self.slot_job[running], factor[running], counted_jobs)
         units = self.slot_unit[running]
-        self.unit_progress[units] += self.slot_gpus[running] * dt
+        self.unit_progress[units] += self.slot_gpus[running] * dt * factor[running]
         self.slot_since[running] += dt
         jobs = self.slot_job[running]
         finished = self.unit_progress[units] >= self.work[jobs] - EPSILON
         for slot in np.flatnonzero(running)[finished]:
-            self._end(int(slot), EndReason.COMPLETED)
+            if self.slot_state[slot] != FREE:
+                self._end(int(slot), EndReason.COMPLETED)
         due = running.copy()
         due[np.flatnonzero(running)[finished]] = False
         due &= self.slot_state == RUNNING
@@ -1071,7 +1223,94 @@ class FleetEngine:
         state[due] = WRITING
         self.slot_left[due] = self.write[self.slot_job[due]]
 
+    def _gang_factors(self, running: NDArray[np.bool_]) -> NDArray[np.float64]:
+        """Per slot, the share of this step that is useful compute: 1 for a lone pod; for a
+        gang's members, compute / (compute + gradient exchange) while every member runs
+        and the links join them, else 0 (they wait)."""
+        factor = np.ones(running.size)
+        self.gang_steps = {}
+        if not self.job_gang.any():
+            return factor
+        live = self.slot_state != FREE
+        gang_slots = live & self.job_gang[np.maximum(self.slot_job, 0)]
+        for job in np.unique(self.slot_job[gang_slots]):
+            spec = self.jobs[int(job)]
+            slots = np.flatnonzero((self.slot_job == job) & live)
+            if slots.size < spec.completions or not running[slots].all():
+                factor[slots] = 0.0
+                continue
+            ring = self.slot_sat[slots[np.argsort(self.unit_index[self.slot_unit[slots]])]]
+            step = gang_step(
+                ring,
+                spec.compute_seconds_per_step,
+                spec.gradient_bytes_per_step,
+                self.links,
+                self.config.links,
+                self.n,
+            )
+            self.gang_steps[int(job)] = step
+            factor[slots] = step.compute_fraction
+        return factor
+
+    def _account(
+        self,
+        computing_jobs: NDArray[np.int64],
+        computing_factor: NDArray[np.float64],
+        checkpointing_jobs: NDArray[np.int64],
+    ) -> None:
+        """The Job report's step: each open Job computed, checkpointed or waited."""
+        jobs = len(self.jobs)
+        if jobs == 0:
+            return
+        fraction = np.zeros(jobs)
+        np.maximum.at(fraction, computing_jobs, computing_factor)
+        checkpointing = np.bincount(checkpointing_jobs, minlength=jobs)[:jobs] > 0
+        live = self.slot_state != FREE
+        held = np.bincount(
+            self.slot_job[live], weights=self.slot_gpus[live].astype(np.float64), minlength=jobs
+        )[:jobs].astype(np.float64)
+        open_jobs = self.job_active & ~self.job_complete & ~self.job_failed
+        self.job_clock.account(open_jobs, fraction, checkpointing, held, self.dt)
+        for job, step in self.gang_steps.items():
+            self.job_clock.step_seconds[job] = step.seconds
+
     # -- reading --------------------------------------------------------------------------
+
+    def job_stats(self, job: int) -> JobStats:
+        """One Job's report now: time to finish (or projected), GPU time, where it went."""
+        spec, clock = self.jobs[job], self.job_clock
+        units = self._units_of(job)
+        useful = float(self.unit_progress[units].sum())
+        total = float(self.work[job]) * units.size
+        finished = bool(self.job_complete[job] or self.job_failed[job])
+        end = float(clock.finished_at[job]) if finished else self.now
+        elapsed = max(end - float(clock.arrived_at[job]), 0.0)
+        live = np.flatnonzero((self.slot_job == job) & (self.slot_state != FREE))
+        live = live[np.argsort(self.unit_index[self.slot_unit[live]], kind="stable")]
+        step = self.gang_steps.get(job)
+        seconds = clock.seconds[job]
+        return JobStats(
+            name=self.job_keys[job],
+            gang=spec.gang,
+            members=spec.members,
+            gpus_per_pod=spec.gpus_per_pod,
+            finished=bool(self.job_complete[job]),
+            failed=bool(self.job_failed[job]),
+            elapsed_seconds=elapsed,
+            finish_seconds=elapsed if finished else None,
+            projected_finish_seconds=(
+                elapsed if finished else projected_finish_seconds(elapsed, useful, total)
+            ),
+            progress_ratio=useful / total if total > 0 else 0.0,
+            useful_gpu_seconds=useful,
+            gpu_seconds_used=float(clock.gpu_seconds[job]),
+            compute_seconds=float(seconds[0]),
+            exchange_seconds=float(seconds[1]),
+            checkpoint_seconds=float(seconds[2]),
+            wait_seconds=float(seconds[3]),
+            satellites=tuple(int(s) for s in self.slot_sat[live]),
+            step_seconds=None if step is None else step.seconds,
+        )
 
     def useful_gpu_seconds(self) -> float:
         """Work not lost: finished units plus progress kept by running or checkpointed pods."""

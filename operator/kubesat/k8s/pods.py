@@ -95,6 +95,11 @@ def end_message(ended: PodEnded, satellite: str) -> str:
         )
     if reason is EndReason.JOB_FAILED:
         return "the Job reached its backoff limit"
+    if reason is EndReason.GANG_RESTART:
+        return (
+            "another member of its gang was lost: every member stops and the gang restarts "
+            f"from its last checkpoint ({ended.progress_gpu_seconds:.0f} GPU-s)"
+        )
     return "the pod was deleted"
 
 

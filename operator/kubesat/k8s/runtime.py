@@ -35,6 +35,8 @@ from kubesat.engine.events import (
     Decision,
     Eviction,
     EvictionRefused,
+    GangPlaced,
+    GangWaiting,
     Notice,
     PodEnded,
     PodStarted,
@@ -44,6 +46,7 @@ from kubesat.k8s.announcements import Announcer
 from kubesat.k8s.api import Api, status_of
 from kubesat.k8s.clock import SimClock, wall_now
 from kubesat.k8s.fleet_status import StatusWriter
+from kubesat.k8s.gang_events import gang_event
 from kubesat.k8s.job_controller import ManagedJobs
 from kubesat.k8s.jobs import JobBook
 from kubesat.k8s.nodes import NodeAgent, node_labels
@@ -500,9 +503,23 @@ class FleetRuntime:
                 self.drainer.evict(decision, key, info.uid if info else None)
             elif isinstance(decision, EvictionRefused):
                 self.drainer.refused(decision, self.pods.key_of.get(decision.pod))
+            elif isinstance(decision, GangPlaced | GangWaiting):
+                self._gang_event(decision)
             elif isinstance(decision, Notice):
                 notices.append(decision)
         self.announcer.announce(notices)
+
+    def _gang_event(self, decision: GangPlaced | GangWaiting) -> None:
+        record = self.book.records.get(decision.job)
+        if record is None or record.info is None:
+            return
+        info = record.info
+        ref = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": info.name, "namespace": info.namespace, "uid": info.uid},
+        }
+        self.event(ref, *gang_event(decision, self.names, self.engine.jobs[decision.job]))
 
     def _started(self, decision: PodStarted) -> None:
         record = self.book.records.get(decision.job)
