@@ -130,7 +130,7 @@ def place_gang(
         order = _grow(int(seed), capacity, adjacency, distance, members)
         if order is None:
             continue
-        ring = _ring(order, capacity, members)
+        ring = _ring(_zigzag(order), capacity, members)
         step = step_of(ring)
         if not math.isfinite(step.exchange_seconds):
             continue
@@ -140,6 +140,12 @@ def place_gang(
     if best is None:
         return None
     return best[2], best[3]
+
+
+def _zigzag(chain: list[int]) -> list[int]:
+    """A ring over a chain of satellites with no long hop: every other one going out,
+    the rest coming back (1, 3, 5, ..., 6, 4, 2), so each hop spans at most two links."""
+    return chain[0::2] + chain[1::2][::-1]
 
 
 def _adjacency(links: LinkState, n: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

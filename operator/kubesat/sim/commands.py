@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kubesat.core.policy import POLICIES
+from kubesat.engine.job_stats import JobStats
 from kubesat.spec import TESTED_CLUSTER_NODES as DEFAULT_DOMAIN_SATELLITES
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -283,10 +285,26 @@ def report_document(
                 "bus_brownout_satellites": int(o.bus_brownout_satellites),
                 **({"thermal": _thermal_json(o.thermal)} if o.thermal is not None else {}),
                 **({"downlink": _downlink_json(o.downlink)} if o.downlink is not None else {}),
+                **({"jobs": _jobs_json(o.jobs)} if o.jobs else {}),
             }
             for name, o in outcomes.items()
         },
     }
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 3) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def _jobs_json(jobs: dict[str, JobStats]) -> dict[str, Any]:
+    """`jobs: {NAME: ...}`: each Job's time to finish (or projected), GPU-hours and shares."""
+    return {name: _rounded(stats.as_json()) for name, stats in sorted(jobs.items())}
 
 
 def _thermal_json(totals: dict[str, float]) -> dict[str, Any]:
@@ -303,6 +321,29 @@ def _downlink_json(totals: dict[str, float]) -> dict[str, Any]:
         key: int(value) if key in counts else round(value, 3)
         for key, value in sorted(totals.items())
     }
+
+
+def _job_line(j: dict[str, Any]) -> str:
+    """One Job in the table: done in (or projected), GPU-hours, where its time went."""
+    if j["finished"] and not j["failed"]:
+        when = f"done in {j['finishSeconds'] / 3600:.2f} h"
+    elif j["failed"]:
+        when = "failed"
+    elif j["projectedFinishSeconds"] is not None:
+        when = (
+            f"{j['progressRatio']:.0%} done, projected {j['projectedFinishSeconds'] / 3600:.1f} h"
+        )
+    else:
+        when = "not started"
+    shares = j["shares"]
+    what = "gang of " if j["gang"] else ""
+    line = (
+        f"{what}{j['members']} x {j['gpusPerPod']} GPU: {when}, {j['gpuHoursUsed']:.1f} GPU-h "
+        f"used; computed {shares['compute']:.0%}, "
+    )
+    if j["gang"]:
+        line += f"exchanged gradients {shares['exchange']:.0%}, "
+    return line + f"checkpointed {shares['checkpoint']:.0%}, waited {shares['wait']:.0%}"
 
 
 def print_report(name: str, duration_seconds: float, document: dict[str, Any]) -> None:
@@ -355,6 +396,8 @@ def print_report(name: str, duration_seconds: float, document: dict[str, Any]) -
                 f"{down['mean_latency_seconds'] / 60:.1f} min on average, "
                 f"{down['max_latency_seconds'] / 60:.1f} min at most"
             )
+        for job, j in (r.get("jobs") or {}).items():
+            print(f"  {policy}: {job}: {_job_line(j)}")
         heat = r.get("thermal")
         if heat:
             print(

@@ -7,7 +7,20 @@ from typing import Any
 
 from numpy.typing import NDArray
 
+from kubesat.engine.job_stats import JobStats
+
 REFUSED_BY_PDB = "refused-by-pdb"  # evictions a PodDisruptionBudget refused (not disruptions)
+
+
+@dataclass(frozen=True)
+class GangView:
+    """A gang's satellites and the links up around them, at the last sample it ran."""
+
+    at_seconds: float
+    position_km: NDArray[Any]  # (N, 3) every satellite
+    links_up: NDArray[Any]  # (L, 2) satellite pairs whose link was up
+    satellites: tuple[int, ...]  # the gang's, one per member in ring order
+    step_seconds: float | None
 
 
 @dataclass
@@ -30,6 +43,10 @@ class Outcome:
     thermal: dict[str, float] | None = None  # heat totals (spec.thermal), None without it
     downlink: dict[str, float] | None = None  # results brought down, None without any asked
     timeline: dict[str, NDArray[Any]] = field(default_factory=dict)
+    jobs: dict[str, JobStats] = field(default_factory=dict)  # per Job, at the end
+    # per Job, its progress ratio at each timeline sample
+    job_progress: dict[str, NDArray[Any]] = field(default_factory=dict)
+    gang_views: dict[str, GangView] = field(default_factory=dict)  # where each gang ran
 
     @property
     def goodput_ratio(self) -> float:

@@ -21,9 +21,9 @@ from kubesat.core.thermal import KELVIN_AT_ZERO_CELSIUS
 from kubesat.core.timebase import TimeGrid
 from kubesat.core.workloads import DisruptionBudget, JobSpec
 from kubesat.engine.config import EngineConfig
-from kubesat.engine.environment import FluxModel, WindowedEnvironment, flux_model_for
+from kubesat.engine.environment import Column, FluxModel, WindowedEnvironment, flux_model_for
 from kubesat.engine.fleet import FleetEngine
-from kubesat.sim.outcome import REFUSED_BY_PDB, Outcome
+from kubesat.sim.outcome import REFUSED_BY_PDB, GangView, Outcome
 from kubesat.spec import ConstellationSpec, SpecError, parse_constellation, parse_job
 from kubesat.telemetry import FleetSnapshot
 
@@ -231,6 +231,7 @@ def simulate_policies(
             traces[policy].track_heat(engine)
             if k % sample_every == 0:
                 traces[policy].record(engine, traced, battery_wh)
+                traces[policy].record_jobs(engine, column)
         if first is not None and on_snapshot is not None and k % snapshot_every == 0:
             on_snapshot(first.snapshot(column, environment.instant(k)))
         if progress is not None:
@@ -253,6 +254,8 @@ class _Traces:
     useful: list[float] = field(default_factory=list)
     peak_k: NDArray[np.float64] | None = None  # each satellite's peak temperature
     throttled: NDArray[np.bool_] | None = None  # satellites that ever throttled
+    job_progress: dict[str, list[float]] = field(default_factory=dict)
+    gang_views: dict[str, GangView] = field(default_factory=dict)
 
     def track_heat(self, engine: FleetEngine) -> None:
         if self.peak_k is None or self.throttled is None:
@@ -261,6 +264,24 @@ class _Traces:
             return
         np.maximum(self.peak_k, engine.temperature_k, out=self.peak_k)
         self.throttled |= engine.throttling
+
+    def record_jobs(self, engine: FleetEngine, column: Column) -> None:
+        """Each Job's progress; where each running gang is, with the links around it."""
+        for job, spec in enumerate(engine.jobs):
+            units = engine.unit_job == job
+            total = float(engine.work[job]) * max(int(units.sum()), 1)
+            self.job_progress.setdefault(spec.name, []).append(
+                float(engine.unit_progress[units].sum()) / total
+            )
+        links = engine.links
+        if column.position_km is None:
+            return
+        for job, step in engine.gang_steps.items():
+            stats = engine.job_stats(job)
+            up = links.pairs[links.up] if links is not None else np.zeros((0, 2), np.int64)
+            self.gang_views[engine.jobs[job].name] = GangView(
+                engine.now, column.position_km.copy(), up, stats.satellites, step.seconds
+            )
 
     def record(self, engine: FleetEngine, traced: NDArray[np.int64], battery_wh: float) -> None:
         self.busy.append(engine.busy_gpus()[traced].astype(np.int16))
@@ -304,6 +325,9 @@ def _outcome(scenario: Scenario, policy: str, engine: FleetEngine, traces: _Trac
             "state_of_charge": np.array(traces.soc).T,
             "useful_gpu_seconds": np.array(traces.useful),
         },
+        jobs={spec.name: engine.job_stats(job) for job, spec in enumerate(engine.jobs)},
+        job_progress={key: np.array(v) for key, v in traces.job_progress.items()},
+        gang_views=dict(traces.gang_views),
     )
 
 
