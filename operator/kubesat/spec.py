@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any, Final
 
 from kubesat.core.ground import DEFAULT_DATA_RATE_BPS, GroundStation
-from kubesat.core.links import GangPlacement, LinkSettings
+from kubesat.core.links import GBPS, NVLINK_BPS, GangPlacement, LinkSettings, LinkTopology
 from kubesat.core.orbits import (
     SatelliteOrbit,
+    formation,
     parse_tle_text,
     sun_synchronous,
     walker_delta,
@@ -56,6 +57,10 @@ GRADIENT_BYTES_ANNOTATION: Final = "kubesat.io/gradient-bytes-per-step"
 # cluster-large): the most satellites the operator runs in one cluster unless told more,
 # and the most one simulation takes before the fleet is split into domains.
 TESTED_CLUSTER_NODES: Final = 5000
+# links of every pair grow as N^2: a formation cluster is a few hundred satellites at most
+MAX_FORMATION_LINK_SATELLITES: Final = 500
+DEFAULT_MAX_RANGE_KM: Final = 5000.0  # optical terminals of LEO constellations (SDA Tranche 1)
+ORBIT_SOURCES: Final = ("tle", "walkerDelta", "sunSynchronous", "formation")
 
 
 class SpecError(ValueError):
@@ -97,7 +102,7 @@ class ConstellationSpec:
     predictive_margin_seconds: float = 60.0
     payload_restart_seconds: float = 300.0
     thermal: ThermalSystem | None = None  # spec.thermal; None: heat never limits the GPUs
-    links: LinkSettings | None = None
+    links: LinkSettings | None = None  # spec.links; None: no links between satellites
     gang_placement: GangPlacement = GangPlacement.TOPOLOGY_AWARE
 
 
@@ -269,6 +274,14 @@ def parse_constellation(
     margin = _number(scheduling, "predictiveMarginSeconds", "spec.scheduling", 60.0, minimum=0)
     thermal_spec = _get(spec, "thermal", "spec", None, dict)
     thermal = None if thermal_spec is None else _parse_thermal(thermal_spec, satellites)
+    links_spec = _get(spec, "links", "spec", None, dict)
+    links = None if links_spec is None else _parse_links(links_spec, len(satellites))
+    placement = _get(scheduling, "gangPlacement", "spec.scheduling", "topology-aware", str)
+    choices = [p.value for p in GangPlacement]
+    if placement not in choices:
+        raise SpecError(
+            f"spec.scheduling.gangPlacement: must be one of {', '.join(choices)}, got {placement!r}"
+        )
     return ConstellationSpec(
         name=name,
         satellites=tuple(satellites),
@@ -281,7 +294,58 @@ def parse_constellation(
         predictive_margin_seconds=margin,
         payload_restart_seconds=restart,
         thermal=thermal,
+        links=links,
+        gang_placement=GangPlacement(placement),
     )
+
+
+def _parse_links(links: Mapping[str, Any], satellites: int) -> LinkSettings:
+    """`spec.links`: laser links between satellites (README "Links between satellites")."""
+    path = "spec.links"
+    topology = _get(links, "topology", path, kind=str)
+    choices = [t.value for t in LinkTopology]
+    if topology not in choices:
+        raise SpecError(f"{path}.topology: must be one of {', '.join(choices)}, got {topology!r}")
+    if topology == LinkTopology.FORMATION.value and satellites > MAX_FORMATION_LINK_SATELLITES:
+        raise SpecError(
+            f"{path}.topology: formation links every pair, at most "
+            f"{MAX_FORMATION_LINK_SATELLITES} satellites, got {satellites:,} (use grid)"
+        )
+    full_rate = links.get("fullRateRangeKm")
+    try:
+        return LinkSettings(
+            topology=LinkTopology(topology),
+            bandwidth_bps=_number(links, "bandwidthGbps", path, minimum=0, exclusive_minimum=True)
+            * GBPS,
+            max_range_km=_number(
+                links,
+                "maxRangeKm",
+                path,
+                DEFAULT_MAX_RANGE_KM,
+                minimum=0,
+                exclusive_minimum=True,
+            ),
+            grazing_height_km=_number(links, "grazingHeightKm", path, 100.0, minimum=0),
+            full_rate_range_km=(
+                None
+                if full_rate is None
+                else _number(links, "fullRateRangeKm", path, minimum=0, exclusive_minimum=True)
+            ),
+            intra_satellite_bps=_number(
+                links,
+                "intraSatelliteGbps",
+                path,
+                NVLINK_BPS / GBPS,
+                minimum=0,
+                exclusive_minimum=True,
+            )
+            * GBPS,
+            hop_latency_seconds=_number(links, "hopLatencySeconds", path, 0.0, minimum=0),
+        )
+    except SpecError:
+        raise
+    except ValueError as error:
+        raise _reword(error, path) from None
 
 
 # defaults of spec.thermal (stated assumptions, README "Heat")
@@ -392,6 +456,11 @@ def _too_many(count: int, limit: int, path: str) -> SpecError:
 def _check_count(orbits: Mapping[str, Any], limit: int) -> None:
     """Refuse a generated shell larger than `limit` from its counts alone."""
     walker, sso = orbits.get("walkerDelta"), orbits.get("sunSynchronous")
+    cluster = orbits.get("formation")
+    if isinstance(cluster, Mapping):
+        count = cluster.get("count")
+        if isinstance(count, int) and count > limit:
+            raise _too_many(count, limit, "spec.orbits.formation.count")
     if isinstance(walker, Mapping):
         planes, per_plane = walker.get("planes"), walker.get("perPlane")
         if isinstance(planes, int) and isinstance(per_plane, int) and planes * per_plane > limit:
@@ -406,10 +475,10 @@ def _parse_orbits(
     orbits: Mapping[str, Any], default_epoch: datetime, name: str
 ) -> list[SatelliteOrbit]:
     path = "spec.orbits"
-    sources = [k for k in ("tle", "walkerDelta", "sunSynchronous") if orbits.get(k) is not None]
+    sources = [k for k in ORBIT_SOURCES if orbits.get(k) is not None]
     if len(sources) != 1:
         raise SpecError(
-            f"{path}: exactly one of tle, walkerDelta, sunSynchronous is required, got "
+            f"{path}: exactly one of {', '.join(ORBIT_SOURCES)} is required, got "
             f"{sources or 'none'}"
         )
     epoch = default_epoch
@@ -434,6 +503,19 @@ def _parse_orbits(
                 epoch_utc=epoch,
                 prefix=name,
                 raan0_deg=_number(w, "raan0Deg", p, 0.0),
+            )
+        if source == "formation":
+            f = _mapping(orbits, "formation", path)
+            p = f"{path}.formation"
+            return formation(
+                altitude_km=_number(f, "altitudeKm", p, minimum=160, maximum=5900),
+                ltan_hours=_number(f, "ltanHours", p, 18.0, minimum=0, maximum=24),
+                count=_integer(f, "count", p, minimum=1, maximum=100_000),
+                radius_km=_number(
+                    f, "radiusKm", p, minimum=0, maximum=1000, exclusive_minimum=True
+                ),
+                epoch_utc=epoch,
+                prefix=name,
             )
         s = _mapping(orbits, "sunSynchronous", path)
         p = f"{path}.sunSynchronous"

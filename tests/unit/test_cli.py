@@ -239,6 +239,22 @@ def test_simulate_bad_input_is_one_line_naming_document_and_path(capsys, tmp_pat
     assert "Traceback" not in err
 
 
+BAD_EXAMPLES = sorted((ROOT / "examples" / "bad").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", BAD_EXAMPLES, ids=lambda p: p.stem)
+def test_every_bad_example_is_one_line_naming_the_field(capsys, path):
+    """What admission refuses, the CLI refuses too: exit 2, one line naming the field (or
+    the object holding it, for rules over several fields)."""
+    field = re.search(r"^#\s*expect:\s*([^\s:]+)", path.read_text(), re.MULTILINE).group(1)
+    holder = field.rsplit("[", 1)[0].rsplit(".", 1)[0]
+    code, _, err = run(capsys, "simulate", str(path), "--duration", "1h", "--quiet")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert f"): {holder}" in err, err
+    assert "Traceback" not in err
+
+
 def test_simulate_bad_duration_and_missing_file(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["simulate", str(ROOT / "examples" / "sso-12.yaml"), "--duration", "soon"])

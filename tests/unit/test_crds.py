@@ -313,7 +313,20 @@ def _regex_twin(rule: str) -> Callable[[Any], bool] | None:
 
 
 def _one_orbit(s: Mapping[str, Any]) -> bool:
-    return sum(k in s for k in ("tle", "walkerDelta", "sunSynchronous")) == 1
+    return sum(k in s for k in ("tle", "walkerDelta", "sunSynchronous", "formation")) == 1
+
+
+def _formation_links_not_too_many(s: Mapping[str, Any]) -> bool:
+    if "links" not in s or s["links"]["topology"] != "formation":
+        return True
+    orbits = s["orbits"]
+    walker = orbits.get("walkerDelta")
+    counts = (
+        orbits.get("formation", {}).get("count", 0),
+        orbits.get("sunSynchronous", {}).get("count", 0),
+        walker["planes"] * walker["perPlane"] if walker else 0,
+    )
+    return all(count <= 500 for count in counts)
 
 
 def _has_line_one(s: Mapping[str, Any]) -> bool:
@@ -367,7 +380,14 @@ CEL_TWINS: dict[str, Callable[[Any], bool]] = {
     _normalise(k): v
     for k, v in {
         "(has(self.tle) ? 1 : 0) + (has(self.walkerDelta) ? 1 : 0)"
-        " + (has(self.sunSynchronous) ? 1 : 0) == 1": _one_orbit,
+        " + (has(self.sunSynchronous) ? 1 : 0) + (has(self.formation) ? 1 : 0) == 1": _one_orbit,
+        "!has(self.links) || self.links.topology != 'formation' || "
+        "((has(self.orbits.formation) ? self.orbits.formation.count : 0) <= 500 && "
+        "(has(self.orbits.sunSynchronous) ? self.orbits.sunSynchronous.count : 0) <= 500 && "
+        "(has(self.orbits.walkerDelta) ? "
+        "self.orbits.walkerDelta.planes * self.orbits.walkerDelta.perPlane : 0) <= 500)": (
+            _formation_links_not_too_many
+        ),
         "!has(self.tle) || self.tle.startsWith('1 ') || self.tle.contains('\\n1 ')": _has_line_one,
         "!has(self.phasing) || self.phasing < self.planes": _phasing_below_planes,
         "!has(self.sefiFraction) || !has(self.latchupFraction)"
@@ -599,5 +619,8 @@ def test_bad_examples_cover_the_admission_rules() -> None:
         "spec.radiation.latchupFraction",
         "spec.thermal.minTemperatureC",
         "spec.thermal.radiatorAreaM2",
+        "spec.links",
+        "spec.links.bandwidthGbps",
+        "spec.links.topology",
     ):
         assert field in fields, f"no bad example refused for {field}"

@@ -12,6 +12,7 @@ from kubesat.core.forecast import eclipse_intervals
 from kubesat.core.geometry import Sky
 from kubesat.core.orbits import (
     Fleet,
+    formation,
     geodetic,
     itrs_from_geodetic,
     parse_tle_text,
@@ -137,3 +138,35 @@ def test_fleet_chunks_cover_everything():
     fleet = Fleet(walker_delta(550.0, 53.0, 3, 7, 1, EPOCH))
     covered = [i for where in fleet.chunks(4) for i in range(len(fleet))[where]]
     assert covered == list(range(21))
+
+
+def test_formation_holds_together_for_a_day():
+    """Suncatcher's cluster: 81 satellites within 1 km at 650 km dawn-dusk, SGP4 for 24 h.
+
+    Measured every 30 s: the farthest satellite from the centroid stays within 1.0 km (the
+    layout's radius) and the closest pair is about 18 m apart at worst (over the poles,
+    where the cross-track offsets vanish and the staggered rows keep them apart).
+    """
+    cluster = formation(650.0, 18.0, 81, 1.0, EPOCH, prefix="suncatcher")
+    assert len(cluster) == 81
+    assert {s.plane for s in cluster} == {0}
+    assert len({s.name for s in cluster}) == 81
+    assert all(s.inclination_deg == pytest.approx(97.98, abs=0.05) for s in cluster)
+    grid = TimeGrid(EPOCH, np.arange(0.0, 86400.0 + 1.0, 30.0))
+    position = Fleet(cluster).teme_km(grid)
+    from_centroid = np.linalg.norm(position - position.mean(axis=0), axis=-1)
+    assert from_centroid[:, 0].max() == pytest.approx(1.0, abs=0.01)
+    assert from_centroid.max() < 2.0
+    i, j = np.triu_indices(81, 1)
+    apart = np.linalg.norm(position[i] - position[j], axis=-1)
+    assert apart.min() > 0.010
+    assert apart[:, 0].min() > 0.1  # at the node the grid is laid out whole
+
+
+def test_formation_refuses_bad_sizes():
+    with pytest.raises(ValueError, match="radiusKm: must be > 0"):
+        formation(650.0, 18.0, 4, 0.0, EPOCH)
+    with pytest.raises(ValueError, match="count: must be >= 1"):
+        formation(650.0, 18.0, 0, 1.0, EPOCH)
+    (alone,) = formation(650.0, 18.0, 1, 1.0, EPOCH)
+    assert alone.perigee_altitude_km == pytest.approx(650.0, abs=5.0)

@@ -99,3 +99,107 @@ def test_bad_thermal_names_the_field(thermal, message):
     with pytest.raises(SpecError) as error:
         parse_constellation(manifest)
     assert str(error.value) == message
+
+
+def _sso_12() -> dict:
+    return next(yaml.safe_load_all((ROOT / "examples" / "sso-12.yaml").read_text()))
+
+
+def test_links_are_off_by_default_and_parsed_with_their_defaults():
+    from kubesat.core.links import GangPlacement, LinkTopology
+
+    manifest = _sso_12()
+    plain = parse_constellation(manifest)
+    assert plain.links is None
+    assert plain.gang_placement is GangPlacement.TOPOLOGY_AWARE
+    manifest["spec"]["links"] = {"topology": "grid", "bandwidthGbps": 100}
+    manifest["spec"].setdefault("scheduling", {})["gangPlacement"] = "ignore-links"
+    spec = parse_constellation(manifest)
+    assert spec.gang_placement is GangPlacement.IGNORE_LINKS
+    links = spec.links
+    assert links is not None
+    assert links.topology is LinkTopology.GRID
+    assert links.bandwidth_bps == 100e9
+    assert links.max_range_km == 5000.0
+    assert links.grazing_height_km == 100.0
+    assert links.full_rate_range_km is None
+    assert links.intra_satellite_bps == 7.2e12
+    assert links.hop_latency_seconds == 0.0
+    manifest["spec"]["links"] = {
+        "topology": "formation",
+        "bandwidthGbps": 1600,
+        "maxRangeKm": 10,
+        "grazingHeightKm": 80,
+        "fullRateRangeKm": 2,
+        "intraSatelliteGbps": 3600,
+        "hopLatencySeconds": 1e-6,
+    }
+    links = parse_constellation(manifest).links
+    assert links is not None
+    assert (links.topology, links.bandwidth_bps, links.max_range_km) == (
+        LinkTopology.FORMATION,
+        1.6e12,
+        10.0,
+    )
+    assert (links.grazing_height_km, links.full_rate_range_km) == (80.0, 2.0)
+    assert (links.intra_satellite_bps, links.hop_latency_seconds) == (3.6e12, 1e-6)
+
+
+def test_formation_orbits_are_parsed_and_counted():
+    manifest = _sso_12()
+    manifest["spec"]["orbits"] = {
+        "formation": {"altitudeKm": 650, "ltanHours": 18.0, "count": 81, "radiusKm": 1.0}
+    }
+    spec = parse_constellation(manifest)
+    assert len(spec.satellites) == 81
+    assert spec.satellites[0].name == "sso-12-000"
+    manifest["spec"]["orbits"]["formation"]["count"] = 600
+    with pytest.raises(SpecError, match=r"^spec.orbits.formation.count: 600 satellites, more"):
+        parse_constellation(manifest, max_satellites=500)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            {"links": {"topology": "grid", "bandwidthGbps": 0}},
+            "spec.links.bandwidthGbps: must be > 0, got 0",
+        ),
+        (
+            {"links": {"topology": "mesh", "bandwidthGbps": 1}},
+            "spec.links.topology: must be one of grid, formation, got 'mesh'",
+        ),
+        ({"links": {"bandwidthGbps": 1}}, "spec.links.topology: required field is missing"),
+        (
+            {"links": {"topology": "grid", "bandwidthGbps": 1, "grazingHeightKm": -1}},
+            "spec.links.grazingHeightKm: must be >= 0, got -1",
+        ),
+        (
+            {"links": {"topology": "grid", "bandwidthGbps": 1, "fullRateRangeKm": 0}},
+            "spec.links.fullRateRangeKm: must be > 0, got 0",
+        ),
+        (
+            {"scheduling": {"gangPlacement": "random"}},
+            "spec.scheduling.gangPlacement: must be one of topology-aware, ignore-links, "
+            "got 'random'",
+        ),
+        (
+            {
+                "orbits": {"formation": {"altitudeKm": 650, "count": 501, "radiusKm": 5}},
+                "links": {"topology": "formation", "bandwidthGbps": 1},
+            },
+            "spec.links.topology: formation links every pair, at most 500 satellites, "
+            "got 501 (use grid)",
+        ),
+        (
+            {"orbits": {"formation": {"altitudeKm": 650, "count": 9, "radiusKm": 0}}},
+            "spec.orbits.formation.radiusKm: must be > 0, got 0",
+        ),
+    ],
+)
+def test_bad_links_and_formation_name_the_field(edit, message):
+    manifest = _sso_12()
+    manifest["spec"].update(edit)
+    with pytest.raises(SpecError) as error:
+        parse_constellation(manifest)
+    assert str(error.value) == message

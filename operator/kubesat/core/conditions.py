@@ -35,6 +35,8 @@ class FleetConditions:
     shadow_seconds: NDArray[np.float32]
     # (N, T) the best downlink rate in view (bits/s), 0 out of contact
     downlink_bps: NDArray[np.float32] | None = None
+    # (N, T, 3) TEME positions (km), kept only when asked (links between satellites)
+    position_km: NDArray[np.float32] | None = None
 
     @property
     def step_seconds(self) -> float:
@@ -83,8 +85,13 @@ def compute_conditions(
     sky: Sky,
     stations: Sequence[GroundStation] = (),
     flux_model: FluxModel | None = None,
+    keep_positions: bool = False,
 ) -> FleetConditions:
-    """Sample the environment of every satellite on the sky's (regular) grid."""
+    """Sample the environment of every satellite on the sky's (regular) grid.
+
+    `keep_positions`: also return the TEME positions propagated on the way (float32,
+    12 bytes per satellite and step), for the links between satellites.
+    """
     grid = sky.grid
     n, t = len(fleet), len(grid)
     illumination = np.empty((n, t), np.float32)
@@ -94,8 +101,11 @@ def compute_conditions(
     lat = np.empty((n, t), np.float32)
     lon = np.empty((n, t), np.float32)
     height = np.empty((n, t), np.float32)
+    position = np.empty((n, t, 3), np.float32) if keep_positions else None
     for where in fleet.chunks(chunk_size_for(grid)):
         teme = fleet.teme_km(grid, where)
+        if position is not None:
+            position[where] = teme
         illumination[where] = illuminated_fraction(teme, sky.sun_teme_km)
         _station_visibility(teme, sky, stations, where, link, rate)
         la, lo, alt = geodetic(itrs_from_teme(teme, sky.gmst_rad[None, :]))
@@ -108,7 +118,7 @@ def compute_conditions(
     for where in fleet.chunks(max(1, chunk_size_for(grid) // 4)):
         to_shadow[where], shadow_length[where] = shadow_timing(illumination[where] < 1.0, step)
     return FleetConditions(
-        grid, illumination, link, flux, lat, lon, height, to_shadow, shadow_length, rate
+        grid, illumination, link, flux, lat, lon, height, to_shadow, shadow_length, rate, position
     )
 
 

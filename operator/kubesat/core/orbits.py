@@ -290,6 +290,67 @@ def sun_synchronous(
     return satellites
 
 
+def formation(
+    altitude_km: float,
+    ltan_hours: float,
+    count: int,
+    radius_km: float,
+    epoch_utc: datetime,
+    prefix: str = "sat",
+) -> list[SatelliteOrbit]:
+    """`count` satellites flying as a cluster of about `radius_km` around a reference
+    sun-synchronous circular orbit (a Suncatcher-like formation).
+
+    The satellites sit on a near-square grid (ceil(sqrt(count)) columns) of along-track x
+    cross-track offsets, scaled so the farthest is `radius_km` from the centre at the
+    ascending node. Along-track offsets are mean-anomaly offsets (distance / semi-major
+    axis); cross-track offsets are node offsets dΩ giving a dΩ sin i at the node. All share
+    altitude, eccentricity and inclination, so J2 turns their nodes and perigees at one rate
+    and the cluster holds together. The cross-track separation breathes with the argument
+    of latitude u as a dΩ sin i cos u: full at the nodes, zero over the poles, where the
+    cluster flattens into an along-track line. Each row of the grid is shifted along-track
+    by a fraction of the column spacing, so no two satellites share an along-track offset
+    and even over the poles the closest pair stays apart (by about the spacing / rows).
+    Plane index 0 for all.
+    """
+    if count < 1:
+        raise ValueError(f"count: must be >= 1, got {count}")
+    if not (math.isfinite(radius_km) and radius_km > 0):
+        raise ValueError(f"radiusKm: must be > 0, got {radius_km}")
+    if not 0.0 <= ltan_hours < 24.0:
+        raise ValueError(f"ltanHours: must be within [0, 24), got {ltan_hours}")
+    _check_shell(altitude_km, 1, count)
+    inclination = sun_synchronous_inclination_deg(altitude_km)
+    raan0 = mean_sun_right_ascension_deg(epoch_utc) + (ltan_hours - 12.0) * 15.0
+    a_km = EARTH_RADIUS_KM + altitude_km
+    columns = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    cell = np.arange(count)
+    row, column = cell // columns, cell % columns
+    along = column + row / rows - (columns - 1 + (rows - 1) / rows) / 2.0
+    across = row - (rows - 1) / 2.0
+    reach = float(np.max(np.hypot(along, across)))
+    spacing_km = radius_km / reach if reach > 0 else 0.0
+    along_km, across_km = along * spacing_km, across * spacing_km
+    sin_i, cos_i = math.sin(math.radians(inclination)), math.cos(math.radians(inclination))
+    node_offset_rad = across_km / (a_km * sin_i)
+    # a node offset also moves a satellite along-track by a dΩ cos i: take it out of the
+    # anomaly so the grid is the one laid out
+    anomaly_rad = along_km / a_km - node_offset_rad * cos_i
+    satellites = []
+    for k in range(count):
+        satrec = _circular_satrec(
+            k + 1,
+            epoch_utc,
+            altitude_km,
+            inclination,
+            raan0 + math.degrees(float(node_offset_rad[k])),
+            math.degrees(float(anomaly_rad[k])),
+        )
+        satellites.append(SatelliteOrbit(f"{prefix}-{k:03d}", satrec, 0))
+    return satellites
+
+
 class Fleet:
     """An ordered set of satellites, propagated together."""
 

@@ -61,7 +61,8 @@ class Column:
     # in that many seconds); None: not known
     contact_seconds: NDArray[np.float64] | None = None
     downlink_bps: NDArray[np.float64] | None = None  # best rate in view, 0 out of contact
-    position_km: NDArray[np.float64] | None = None  # (N, 3) TEME, with spec.links
+    # (N, 3) TEME positions (km) when the constellation has links between satellites
+    position_km: NDArray[np.float64] | None = None
 
 
 class EnvironmentSource(Protocol):
@@ -253,10 +254,15 @@ class WindowedEnvironment:
 
     def _compute_chunk(self, chunk: int) -> dict[str, NDArray[Any]]:
         grid = self._grid(chunk)
+        keep_positions = self.spec.links is not None
         conditions = compute_conditions(
-            self.fleet, Sky.on(grid), self.spec.stations, self.flux_model
+            self.fleet, Sky.on(grid), self.spec.stations, self.flux_model, keep_positions
+        )
+        positions = (
+            {} if conditions.position_km is None else {"position_km": conditions.position_km}
         )
         return {
+            **positions,
             "illumination": conditions.illumination,
             "link": conditions.link,
             "flux": conditions.flux,
@@ -318,6 +324,7 @@ class WindowedEnvironment:
             seconds_to_contact=f64(self._timing["to_contact"][:, k]),
             contact_seconds=f64(self._timing["contact"][:, k]),
             downlink_bps=f64(data["downlink_bps"][:, j]),
+            position_km=f64(data["position_km"][:, j]) if "position_km" in data else None,
         )
 
     def upsets(self, step_from: int, step_to: int) -> UpsetEvents:

@@ -206,3 +206,22 @@ def test_changed_stations_recompute_the_contacts_of_the_window(spec: Constellati
     assert live.spec.stations == stations
     live.set_stations(())
     assert not any(live.column(step).link.any() for step in window)
+
+
+def test_positions_are_kept_only_with_links_and_match_sgp4(spec: ConstellationSpec) -> None:
+    """With spec.links the window keeps the positions it propagated (float32 TEME): each
+    column's positions are SGP4's at that step to well under a metre."""
+    from kubesat.core.links import LinkSettings, LinkTopology
+
+    quiet = dataclasses.replace(spec, radiation=dataclasses.replace(spec.radiation, enabled=False))
+    assert WindowedEnvironment(quiet).column(5).position_km is None
+    linked = dataclasses.replace(quiet, links=LinkSettings(LinkTopology.GRID, 1e11))
+    env = WindowedEnvironment(linked)
+    fleet = Fleet(spec.satellites)
+    for step in (0, 7, env.chunk_steps + 3, env.horizon_steps + 11):
+        column = env.column(step)
+        assert column.position_km is not None
+        assert column.position_km.shape == (len(fleet), 3)
+        offset = np.array([step * spec.clock.step_seconds])
+        expected = fleet.teme_km(TimeGrid(spec.clock.start_utc, offset))[:, 0]
+        assert np.abs(column.position_km - expected).max() < 1e-3  # km
