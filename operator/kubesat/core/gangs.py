@@ -28,7 +28,7 @@ from kubesat.core.links import (
     ring_exchange,
 )
 
-SEEDS: Final = 16  # seed satellites tried by topology-aware placement (best scored first)
+SEEDS: Final = 64  # seed satellites tried by topology-aware placement (best scored first)
 
 
 @dataclass(frozen=True)

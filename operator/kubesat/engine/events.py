@@ -75,6 +75,7 @@ class EvictionReason(Enum):
     UPSET = "upset"  # reactive: the satellite is recovering from an upset
     THERMAL = "thermal"  # predictive: the satellite is about to reach its maximum temperature
     LINK = "link"  # a link-bound pod's satellite is about to lose its ground contact
+    GANG = "gang"  # its satellite is kept for a gang waiting to run all its members
 
 
 class NoticeKind(Enum):

@@ -13,6 +13,7 @@ fleet. Every decision is also recorded (`take_decisions`) for the shell to act o
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Final
@@ -67,6 +68,9 @@ POWER_RECOVERY_FRACTION: Final = 0.05  # battery must climb 5% of capacity above
 STATE_VERSION: Final = 2
 EPSILON: Final = 1e-9
 NO_POD: Final = -1
+# in a high-radiation region a gang checkpoints once it holds this many writes' worth of
+# unsaved compute (predictive)
+RADIATION_CHECKPOINT_WRITES: Final = 4.0
 
 
 class SlotState(IntEnum):
@@ -190,6 +194,7 @@ class FleetEngine:
         self.job_gang = np.zeros(0, np.bool_)
         self.job_clock = JobClock()  # per-Job time accounting (the Job report)
         self.gang_waiting: dict[int, GangWait] = {}  # the last reason said, per gang
+        self.gang_reserved: dict[int, NDArray[np.bool_]] = {}  # kept for a waiting gang
         self.gang_steps: dict[int, GangStep] = {}  # running gangs' step this step
         self.links: LinkState | None = None  # the laser links now (with gangs to run)
         self.budgets: tuple[DisruptionBudget, ...] = ()
@@ -359,6 +364,13 @@ class FleetEngine:
         return required_runway_seconds(
             float(self.interval[job]), float(self.write[job]), self.config.margin_seconds
         )
+
+    def required_gang_runway(self, job: int) -> float:
+        """Runway a gang needs to start: its restore, a checkpoint write, the margin and
+        one write's worth of compute. Less than a single pod needs: a waiting gang holds
+        its satellites idle, so any run that saves a checkpoint shortens its time."""
+        write = float(self.write[job])
+        return 3.0 * write + self.config.margin_seconds
 
     # -- pods -----------------------------------------------------------------------------
 
@@ -757,6 +769,8 @@ class FleetEngine:
         if self.policy == "none":
             return
         self._drain_link_bound(view)
+        if self.policy == "predictive":
+            self._checkpoint_gangs_in_radiation(view)
         lead = self.drain_lead_seconds()
         keep = gpus_to_keep(self.policy, self.power, view, lead)
         draining_state = self.slot_state == DRAINING
@@ -798,6 +812,23 @@ class FleetEngine:
                 if self.slot_state[slot] != DRAINING:
                     self._evict(slot, reason, runway)
 
+    def _checkpoint_gangs_in_radiation(self, view: FleetView) -> None:
+        """A running gang with a member in a high-radiation region writes checkpoints
+        more often there (every RADIATION_CHECKPOINT_WRITES writes' worth of compute): an
+        upset of any member restarts them all from the last one."""
+        if not self.job_gang.any():
+            return
+        running = (self.slot_state == RUNNING) & (self.slot_job >= 0)
+        running &= self.job_gang[np.maximum(self.slot_job, 0)]
+        hot = running & view.high_radiation[np.maximum(self.slot_sat, 0)]
+        for job in np.unique(self.slot_job[hot]):
+            members = np.flatnonzero(running & (self.slot_job == job))
+            write = float(self.write[job])
+            if float(self.slot_since[members].max()) < RADIATION_CHECKPOINT_WRITES * write:
+                continue
+            self.slot_state[members] = WRITING
+            self.slot_left[members] = write
+
     def _drained_since(self, sat: int, before: int) -> int:
         """GPUs of `sat` draining now beyond the `before` that were draining already."""
         now_draining = (self.slot_sat == sat) & (self.slot_state == DRAINING)
@@ -825,10 +856,11 @@ class FleetEngine:
         pending: dict[tuple[int, bool, float, float], list[int]] = {}
         free = view.free_gpus.copy()
         busy = view.busy_gpus.copy()
+        reserved = np.zeros(self.n, np.bool_)  # kept free for waiting gangs
         for job in self._placeable_jobs():
             spec = self.jobs[job]
             if spec.gang:
-                self._place_gang(job, view, free, busy)
+                reserved |= self._place_gang(job, view, free, busy, reserved)
                 continue
             room = spec.parallelism - int(self.job_running[job])
             if room <= 0:
@@ -855,7 +887,15 @@ class FleetEngine:
             held = self._hold_for_larger(view, free, busy, gpus, soon)
             free -= held
             targets = self.placements(
-                view, free, busy, gpus, needs_link, need, len(waiting), contact_seconds=contact
+                view,
+                free,
+                busy,
+                gpus,
+                needs_link,
+                need,
+                len(waiting),
+                allowed=~reserved if reserved.any() else None,
+                contact_seconds=contact,
             )
             free += held
             for unit, sat in zip(waiting, targets, strict=False):
@@ -870,28 +910,34 @@ class FleetEngine:
                 soon[gpus] = (count + len(waiting) - len(targets), max(most, need))
 
     def _place_gang(
-        self, job: int, view: FleetView, free: NDArray[np.int64], busy: NDArray[np.int64]
-    ) -> None:
+        self,
+        job: int,
+        view: FleetView,
+        free: NDArray[np.int64],
+        busy: NDArray[np.int64],
+        reserved: NDArray[np.bool_],
+    ) -> NDArray[np.bool_]:
         """Every member of a gang at once, where the policy allows and the links carry its
-        gradients best, or none of them (a `GangWaiting` says why, once per change)."""
+        gradients best, or none of them (a `GangWaiting` says why, once per change). A gang
+        that waits for room keeps the satellites it would take free of smaller pods (the
+        mask returned), so the ends of their pods make room rather than others taking it."""
         spec = self.jobs[job]
+        none = np.zeros(self.n, np.bool_)
         if self.job_running[job] > 0:
-            return  # members still draining or stopping: the gang restarts whole
+            return none  # members still draining or stopping: the gang restarts whole
         units = self.pending_units(job, spec.completions)
         if units.size < spec.completions:
-            return
-        gpus = spec.gpus_per_pod
-        capacity, points = self._capacity(view, free, busy, gpus, False, self.required_runway(job))
-        placed = place_gang(
-            spec.completions,
-            capacity,
-            points,
-            self.config.gang_placement,
-            spec.compute_seconds_per_step,
-            spec.gradient_bytes_per_step,
-            self.links,
-            self.config.links,
+            return none
+        usable = np.where(reserved, 0, free)
+        capacity, points = self._capacity(
+            view,
+            usable,
+            busy,
+            spec.gpus_per_pod,
+            False,
+            self.required_gang_runway(job),
         )
+        placed = self._gang_ring(job, capacity, points)
         if placed is None:
             reason = GangWait.CAPACITY if int(capacity.sum()) < spec.completions else GangWait.LINKS
             if self.gang_waiting.get(job) is not reason:
@@ -899,9 +945,11 @@ class FleetEngine:
                 self.decisions.append(
                     GangWaiting(job, reason, spec.completions, int(capacity.sum()), self.now)
                 )
-            return
+            return self._gang_reservation(job, view, reserved)
         ring, step = placed
         self.gang_waiting.pop(job, None)
+        self.gang_reserved.pop(job, None)
+        gpus = spec.gpus_per_pod
         order = units[np.argsort(self.unit_index[units], kind="stable")]
         for unit, sat in zip(order, ring, strict=True):
             healthy = np.flatnonzero(
@@ -919,6 +967,60 @@ class FleetEngine:
                 self.now,
             )
         )
+        return none
+
+    def _gang_ring(
+        self, job: int, capacity: NDArray[np.int64], points: NDArray[np.float64]
+    ) -> tuple[NDArray[np.int64], GangStep] | None:
+        spec = self.jobs[job]
+        return place_gang(
+            spec.completions,
+            capacity,
+            points,
+            self.config.gang_placement,
+            spec.compute_seconds_per_step,
+            spec.gradient_bytes_per_step,
+            self.links,
+            self.config.links,
+        )
+
+    def _gang_reservation(
+        self, job: int, view: FleetView, reserved: NDArray[np.bool_]
+    ) -> NDArray[np.bool_]:
+        """The satellites a waiting gang would take if no single pod held GPUs there (only
+        gangs' members count as busy): kept for it, and the single pods there drain (with
+        a checkpoint). Gangs go before single pods; the satellites kept last time come
+        first, so a waiting gang does not drain the fleet one satellite after another."""
+        spec = self.jobs[job]
+        live = (self.slot_state != FREE) & (self.slot_job >= 0)
+        live &= self.job_gang[np.maximum(self.slot_job, 0)]
+        gang_busy = np.bincount(
+            self.slot_sat[live], weights=self.slot_gpus[live], minlength=self.n
+        ).astype(np.int64)
+        open_gpus = np.where(reserved, 0, np.maximum(self.healthy_gpus() - gang_busy, 0))
+        capacity, points = self._capacity(
+            view,
+            open_gpus,
+            gang_busy,
+            spec.gpus_per_pod,
+            False,
+            self.required_gang_runway(job),
+        )
+        before = self.gang_reserved.get(job)
+        if before is not None and points.size:
+            points = points + before * (float(np.abs(points).max()) + 1.0)
+        placed = self._gang_ring(job, capacity, points)
+        mask = np.zeros(self.n, np.bool_)
+        if placed is None:
+            self.gang_reserved.pop(job, None)
+            return mask
+        mask[placed[0]] = True
+        self.gang_reserved[job] = mask
+        single = (self.slot_state != FREE) & (self.slot_state != DRAINING) & (self.slot_job >= 0)
+        single &= ~self.job_gang[np.maximum(self.slot_job, 0)]
+        for slot in np.flatnonzero(single & mask[np.maximum(self.slot_sat, 0)]):
+            self._evict(int(slot), EvictionReason.GANG, math.inf)
+        return mask
 
     def _draining_by_shape(self) -> dict[int, tuple[int, float]]:
         """Pods draining now, by GPUs per pod: (how many, the longest runway they need)."""

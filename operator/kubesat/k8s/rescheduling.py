@@ -47,6 +47,11 @@ class Drainer:
                 f"the pod needs a ground link and the satellite's contact ends in "
                 f"{eviction.runway_seconds:.0f} s"
             )
+        if eviction.reason is EvictionReason.GANG:
+            return (
+                "the satellite is kept for a gang waiting to run all its members at once "
+                "(gangs go before single pods)"
+            )
         if eviction.reason is EvictionReason.THERMAL:
             return (
                 "the satellite would reach its maximum temperature within the time a "
