@@ -1392,7 +1392,7 @@ class FleetEngine:
         step = self.gang_steps.get(job)
         seconds = clock.seconds[job]
         return JobStats(
-            name=self.job_keys[job],
+            name=f"{spec.namespace}/{spec.name}",
             gang=spec.gang,
             members=spec.members,
             gpus_per_pod=spec.gpus_per_pod,
