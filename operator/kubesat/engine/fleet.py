@@ -1453,9 +1453,9 @@ class FleetEngine:
         }
         # the step keeps the links only while a gang runs: between gangs, work them out here
         links, settings, pairs = self.links, self.config.links, self.config.link_pairs
-        if links is None and settings is not None and pairs is not None:
-            if column.position_km is not None:
-                links = link_state(column.position_km, pairs, settings)
+        position_km = column.position_km
+        if links is None and settings is not None and pairs is not None and position_km is not None:
+            links = link_state(position_km, pairs, settings)
         links_up = int(links.up.sum()) if links is not None else None if settings is None else 0
         return FleetSnapshot(
             constellation=self.constellation,
