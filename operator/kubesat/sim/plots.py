@@ -669,7 +669,7 @@ def draw_gang(ax: Axes, scenario: Scenario, name: str, view: GangView) -> None:
     links = np.asarray(view.links_up, dtype=np.int64).reshape(-1, 2)
     ax.add_collection(
         LineCollection(
-            xy[links],
+            list(xy[links]),
             colors=LINK_COLOUR,
             linewidths=0.6,
             alpha=min(0.8, LINKS_DRAWN_SOLID / max(links.shape[0], 1)),
