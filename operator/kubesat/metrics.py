@@ -29,8 +29,10 @@ from ``simulate(..., on_snapshot=...)``.
 
 Labels stay bounded: per-satellite families carry ``satellite``, ``constellation`` and
 ``plane``; fleet families ``constellation`` plus one of ``kind``, ``reason``, ``phase``;
-operator families ``handler``, ``result``, ``verb``, ``resource``, ``code``. Never pod
-names, UIDs or times, so the number of series grows with satellites only.
+per-Job families ``constellation`` and ``job_name`` (namespace/name; not ``job``, which
+Prometheus sets to the scrape job) plus ``activity``; operator families ``handler``,
+``result``, ``verb``, ``resource``, ``code``. Never pod names, UIDs or times, so the number
+of series grows with satellites and Jobs only.
 """
 
 from __future__ import annotations
@@ -47,14 +49,16 @@ from prometheus_client.context_managers import Timer
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from kubesat.engine.job_stats import ACTIVITY_NAMES, JobStats
 from kubesat.telemetry import POD_PHASES, UPSET_KINDS, FleetSnapshot
 
 Family = GaugeMetricFamily | CounterMetricFamily
 SATELLITE_LABELS: Final = ("satellite", "constellation", "plane")
+JOB_LABELS: Final = ("constellation", "job_name")
 # Reasons the simulator and the operator use; exported at 0 from the start so that rate()
 # and increase() see the first event (a series born at 1 hides its first increment).
-EVICTION_REASONS: Final = ("eclipse", "runway", "upset")
-FAILURE_REASONS: Final = ("power", "sefi", "latchup")
+EVICTION_REASONS: Final = ("eclipse", "gang", "link", "runway", "thermal", "upset")
+FAILURE_REASONS: Final = ("power", "sefi", "latchup", "thermal")
 KELVIN_AT_ZERO_CELSIUS: Final = 273.15
 SCHEDULING_RESULTS: Final = ("bound", "unschedulable", "error")
 RECONCILE_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -112,6 +116,9 @@ class FleetCollector(Collector):
     def _families(self) -> list[Family]:
         def sat_gauge(name: str, documentation: str) -> GaugeMetricFamily:
             return GaugeMetricFamily(name, documentation, labels=SATELLITE_LABELS)
+
+        def job_gauge(name: str, documentation: str) -> GaugeMetricFamily:
+            return GaugeMetricFamily(name, documentation, labels=JOB_LABELS)
 
         build = GaugeMetricFamily(
             "kubesat_build_info", "kubesat build; the value is always 1.", labels=["version"]
@@ -227,6 +234,37 @@ class FleetCollector(Collector):
                 "The simulated clock, in Unix seconds.",
                 labels=["constellation"],
             ),
+            GaugeMetricFamily(
+                "kubesat_inter_satellite_links_up",
+                "Laser links between satellites that are up now (with spec.links).",
+                labels=["constellation"],
+            ),
+            job_gauge("kubesat_job_progress_ratio", "Useful work done over the Job's work."),
+            CounterMetricFamily(
+                "kubesat_job_activity_seconds",
+                "Simulated seconds since the Job arrived by activity: compute, exchange "
+                "(gradients of a gang), checkpoint, wait (no pod runs).",
+                labels=[*JOB_LABELS, "activity"],
+            ),
+            CounterMetricFamily(
+                "kubesat_job_gpu_seconds",
+                "GPU-seconds the Job's pods held (running, checkpointing or waiting).",
+                labels=JOB_LABELS,
+            ),
+            job_gauge(
+                "kubesat_job_projected_finish_seconds",
+                "Seconds from the Job's arrival to its end; projected at its average rate "
+                "while it runs, absent before any progress.",
+            ),
+            job_gauge(
+                "kubesat_job_gang_members",
+                "Pods of a gang Job, which all run at once or none does (absent for other Jobs).",
+            ),
+            job_gauge(
+                "kubesat_job_step_seconds",
+                "A running gang's training step (compute plus the gradient all-reduce); "
+                "absent while the gang does not run.",
+            ),
         ]
 
     def _add(self, families: list[Family], s: FleetSnapshot) -> None:
@@ -292,6 +330,27 @@ class FleetCollector(Collector):
         by_name["kubesat_goodput_ratio"].add_metric([c], s.goodput_ratio)
         by_name["kubesat_jobs_completed"].add_metric([c], float(s.jobs_completed))
         by_name["kubesat_simulated_time_seconds"].add_metric([c], s.simulated_time.timestamp())
+        if s.links_up is not None:
+            by_name["kubesat_inter_satellite_links_up"].add_metric([c], float(s.links_up))
+        for job in s.jobs:
+            self._add_job(by_name, c, job)
+
+    @staticmethod
+    def _add_job(by_name: Mapping[str, Family], constellation: str, job: JobStats) -> None:
+        labels = [constellation, job.name]
+        by_name["kubesat_job_progress_ratio"].add_metric(labels, job.progress_ratio)
+        seconds = (job.compute_seconds, job.exchange_seconds, job.checkpoint_seconds)
+        for activity, value in zip(ACTIVITY_NAMES, (*seconds, job.wait_seconds), strict=True):
+            by_name["kubesat_job_activity_seconds"].add_metric([*labels, activity], value)
+        by_name["kubesat_job_gpu_seconds"].add_metric(labels, job.gpu_seconds_used)
+        if job.projected_finish_seconds is not None:
+            by_name["kubesat_job_projected_finish_seconds"].add_metric(
+                labels, job.projected_finish_seconds
+            )
+        if job.gang:
+            by_name["kubesat_job_gang_members"].add_metric(labels, float(job.members))
+        if job.step_seconds is not None:
+            by_name["kubesat_job_step_seconds"].add_metric(labels, job.step_seconds)
 
     def _completed_total(self, s: FleetSnapshot) -> float:
         """Completed GPU-seconds as a counter that never decreases.

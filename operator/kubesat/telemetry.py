@@ -13,6 +13,8 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
+from kubesat.engine.job_stats import JobStats
+
 UPSET_KINDS = ("correctable", "sefi", "latchup")
 POD_PHASES = ("Pending", "Running", "Succeeded", "Failed")
 
@@ -53,6 +55,8 @@ class FleetSnapshot:
     throttled_gpus: NDArray[np.int64] | None = None  # (N,) GPUs the radiator cannot carry now
     heat_rejected_j_total: NDArray[np.float64] | None = None  # (N,) radiated since the start
     downlink_backlog_bytes: NDArray[np.float64] | None = None  # (N,) results awaiting contact
+    jobs: tuple[JobStats, ...] = ()  # every Job's report (time to finish, where time went)
+    links_up: int | None = None  # inter-satellite links up now; None without spec.links
 
     @property
     def goodput_ratio(self) -> float:

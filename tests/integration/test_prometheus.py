@@ -1,12 +1,14 @@
 """The dashboards and alerts against a real Prometheus scraping a live simulation.
 
 A Prometheus (the Debian package's binary) scrapes, every second, `kubesat simulate
-examples/sso-12.yaml --metrics-port P` running 2 simulated hours at 600x wall time, with
-the alert rules loaded. Once the run is over, every PromQL expression of every dashboard
-panel is sent through the HTTP API with its template variables filled in: each must parse
-and return data, or the panel would show nothing. The alert expressions must evaluate,
-each selector in them must match series, and Prometheus must report every rule healthy;
-stopping the simulator must then raise KubesatOperatorDown.
+examples/sso-12.yaml --metrics-port P` running 2 simulated hours at 600x wall time, and the
+same for examples/three-body-12.yaml (a gang training over laser links, for the Job
+families and the Training jobs row), with the alert rules loaded. Once the runs are over,
+every PromQL expression of every dashboard panel is sent through the HTTP API with its
+template variables filled in: each must parse and return data, or the panel would show
+nothing. The alert expressions must evaluate, each selector in them must match series, and
+Prometheus must report every rule healthy; stopping the sso-12 simulator must then raise
+KubesatOperatorDown.
 
 The simulator does not run Kopf handlers, so the operator's own histograms and API error
 counter come from a stand-in target that serves the real OperatorMetrics class with
@@ -59,8 +61,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SPEEDUP = 600  # 2 simulated hours in 12 s of wall time
 SIMULATED = "2h"
 # What Grafana would put in the queries: a rate window of several 1 s scrapes
+GANG_CONSTELLATION = "three-body-12"
+GANG_JOB = "default/train-1b"  # 4 members of 4 GPUs, 2 s of compute per training step
 VARIABLES = {
-    "constellation": "sso-12",
+    "constellation": f"sso-12|{GANG_CONSTELLATION}",
+    "job_name": ".*",
     "satellite": ".*",
     "__rate_interval": "10s",
     "__interval": "2s",
@@ -86,7 +91,7 @@ class Live:
     """A Prometheus that scraped a whole simulated run, and how to ask it."""
 
     url: str
-    simulator: subprocess.Popen[str]
+    simulator: subprocess.Popen[str]  # sso-12
     started: float  # wall time when the simulator was started
     ended: float  # wall time when the run's report was printed
 
@@ -145,7 +150,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     prometheus = binary("prometheus")
     workdir = tmp_path_factory.mktemp("prometheus")
     operator = StandInOperator()
-    sim_port, web_port = free_port(), free_port()
+    sim_port, gang_port, web_port = free_port(), free_port(), free_port()
     config = {
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(RULES_FILE)],
@@ -157,6 +162,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             {
                 "job_name": "kubesat-operator",
                 "static_configs": [{"targets": [f"127.0.0.1:{operator.port}"]}],
+            },
+            {
+                "job_name": "kubesat-gangs",
+                "static_configs": [{"targets": [f"127.0.0.1:{gang_port}"]}],
             },
         ],
     }
@@ -173,54 +182,27 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    simulator = None
+    simulators: list[subprocess.Popen[str]] = []
     sim_log = (workdir / "simulate.err").open("w")
     try:
         url = f"http://127.0.0.1:{web_port}"
         wait_for("Prometheus to be ready", lambda: _ready(url, server, workdir), 60)
         started = time.time()
-        simulator = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "kubesat.cli",
-                "simulate",
-                str(ROOT / "examples" / "sso-12.yaml"),
-                "--duration",
-                SIMULATED,
-                "--speedup",
-                str(SPEEDUP),
-                "--metrics-port",
-                str(sim_port),
-                "--metrics-address",
-                "127.0.0.1",
-                "--linger",
-                "120",
-                "--quiet",
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT / "operator"), "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.PIPE,
-            stderr=sim_log,
-            text=True,
-        )
-        # The report is printed when the run is over (the AP8 grid may be built first).
-        report = []
-        assert simulator.stdout is not None
-        for line in simulator.stdout:
-            report.append(line)
-            if "h simulated" in line:
-                break
-        else:
-            pytest.fail(
-                "the simulator ended without a report: "
-                + (workdir / "simulate.err").read_text(encoding="utf-8")[-2000:]
-            )
+        for example, port in (("sso-12", sim_port), (GANG_CONSTELLATION, gang_port)):
+            simulators.append(_simulate(example, port, sim_log))
+        # The reports are printed when the runs are over (the AP8 grid may be built first).
+        for simulator in simulators:
+            assert simulator.stdout is not None
+            if not any("h simulated" in line for line in simulator.stdout):
+                pytest.fail(
+                    "the simulator ended without a report: "
+                    + (workdir / "simulate.err").read_text(encoding="utf-8")[-2000:]
+                )
         ended = time.time()
         time.sleep(2.5)  # the last scrapes and rule evaluations of the run
-        yield Live(url, simulator, started, ended)
+        yield Live(url, simulators[0], started, ended)
     finally:
-        if simulator is not None:
+        for simulator in simulators:
             if simulator.poll() is None:
                 simulator.terminate()
                 simulator.wait(10)
@@ -231,6 +213,35 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         log.close()
         sim_log.close()
         operator.close()
+
+
+def _simulate(example: str, port: int, log: Any) -> subprocess.Popen[str]:
+    """`kubesat simulate` of an example, served on `port` and kept up after the run."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kubesat.cli",
+            "simulate",
+            str(ROOT / "examples" / f"{example}.yaml"),
+            "--duration",
+            SIMULATED,
+            "--speedup",
+            str(SPEEDUP),
+            "--metrics-port",
+            str(port),
+            "--metrics-address",
+            "127.0.0.1",
+            "--linger",
+            "120",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "operator"), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
 
 
 def _ready(url: str, server: subprocess.Popen[bytes], workdir: Path) -> bool:
@@ -271,7 +282,45 @@ def test_the_run_was_scraped(live: Live):
     assert {t["labels"]["job"]: t["health"] for t in targets} == {
         "kubesat-simulate": "up",
         "kubesat-operator": "up",
+        "kubesat-gangs": "up",
     }
+
+
+def values(result: list[dict[str, Any]]) -> list[float]:
+    """Every sample value of an instant or range result."""
+    found = [float(s["value"][1]) for s in result if "value" in s]
+    return found + [float(v[1]) for s in result for v in s.get("values", [])]
+
+
+def test_job_families_of_a_running_gang(live: Live):
+    """The gang's report and the links as Prometheus stored them: labelled by the Job's
+    namespace/name (job stays the scrape job), with values a 2-hour run can have."""
+    job = f'constellation="{GANG_CONSTELLATION}", job_name="{GANG_JOB}"'
+    [progress] = live.instant(f"kubesat_job_progress_ratio{{{job}}}")
+    assert progress["metric"]["job"] == "kubesat-gangs"
+    assert 0.0 < float(progress["value"][1]) < 1.0  # 2 h of an 8-hour job
+    activity = {
+        s["metric"]["activity"]: float(s["value"][1])
+        for s in live.instant(f"kubesat_job_activity_seconds_total{{{job}}}")
+    }
+    assert activity.keys() == {"compute", "exchange", "checkpoint", "wait"}
+    assert activity["compute"] > activity["exchange"] > 0.0  # 2 s of compute per step
+    assert 0.0 < sum(activity.values()) <= 2 * 3600.0  # elapsed, at most the run
+    [gpu] = values(live.instant(f"kubesat_job_gpu_seconds_total{{{job}}}"))
+    assert 0.0 < gpu <= 16 * 2 * 3600.0  # 16 GPUs held at most
+    assert values(live.instant(f"kubesat_job_gang_members{{{job}}}")) == [4.0]
+    # the step and the projection while the gang ran: from the range over the run
+    steps = values(live.range(f"kubesat_job_step_seconds{{{job}}}"))
+    assert steps and all(2.0 < step < 60.0 for step in steps)  # compute + all-reduce
+    projected = values(live.range(f"kubesat_job_projected_finish_seconds{{{job}}}"))
+    assert projected and all(p > 0 for p in projected)
+    assert projected[-1] > 2 * 3600.0  # from its arrival: not done in the 2 h run
+    links = values(
+        live.range(f'kubesat_inter_satellite_links_up{{constellation="{GANG_CONSTELLATION}"}}')
+    )
+    assert links and all(0 <= n <= 12 for n in links) and max(links) > 0  # a ring of 12
+    # sso-12 has no links between satellites: no series
+    assert not live.instant('kubesat_inter_satellite_links_up{constellation="sso-12"}')
 
 
 @pytest.mark.parametrize("query", queries(), ids=str)

@@ -24,7 +24,7 @@ from tests.support.grafana import (
     rules,
     variable_queries,
 )
-from tests.unit.test_metrics import snapshot
+from tests.unit.test_metrics import job_stats, snapshot
 
 BOARDS = dashboards()
 
@@ -35,12 +35,14 @@ def exported_names() -> set[str]:
     collector = FleetCollector()
     registry.register(collector)
     n = len(snapshot().satellites)
-    collector.update(  # with a thermal model, so the heat families have samples
+    collector.update(  # with a thermal model, a running gang and links: every family
         replace(
             snapshot(),
             temperature_k=np.full(n, 300.0),
             throttled_gpus=np.zeros(n, np.int64),
             heat_rejected_j_total=np.full(n, 1e6),
+            jobs=(job_stats(),),
+            links_up=4,
         )
     )
     metrics = OperatorMetrics(registry)
@@ -122,7 +124,7 @@ def test_dashboard_queries_name_exported_metrics(query):
     ("board", "variable", "selector", "label"), variable_queries(), ids=lambda v: str(v)
 )
 def test_variables_name_exported_metrics(board, variable, selector, label):
-    assert label in {"constellation", "satellite"}
+    assert label in {"constellation", "satellite", "job_name"}
     assert metric_names(selector or "") <= exported_names()
 
 
@@ -147,3 +149,27 @@ def test_metric_name_pattern_skips_functions_and_labels():
         "kubesat_pods_total",
         "up",
     }
+
+
+def test_training_jobs_row():
+    """The Workloads board's row for Jobs: each new family drawn, the share panel stacked
+    and repeated per Job."""
+    board = BOARDS["kubesat-workloads.json"]
+    top = board["panels"]
+    [row] = [p for p in top if p["type"] == "row" and p["title"] == "Training jobs"]
+    below = [p for p in top if p["gridPos"]["y"] > row["gridPos"]["y"]]
+    drawn = {name for p in below for t in p["targets"] for name in metric_names(t["expr"])}
+    assert {
+        "kubesat_job_progress_ratio",
+        "kubesat_job_activity_seconds_total",
+        "kubesat_job_gpu_seconds_total",
+        "kubesat_job_projected_finish_seconds",
+        "kubesat_job_step_seconds",
+        "kubesat_inter_satellite_links_up",
+    } <= drawn
+    [share] = [p for p in below if p["title"].startswith("Share of time by activity")]
+    assert share["fieldConfig"]["defaults"]["custom"]["stacking"]["mode"] == "normal"
+    assert share["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    assert share["repeat"] == "job_name"
+    variables = {v["name"] for v in board["templating"]["list"]}
+    assert "job_name" in variables

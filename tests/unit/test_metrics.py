@@ -16,6 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from kubesat.cli import main
+from kubesat.engine.job_stats import JobStats
 from kubesat.metrics import FleetCollector, OperatorMetrics, serve
 from kubesat.sim.live import LiveMetrics
 from kubesat.telemetry import FleetSnapshot
@@ -36,6 +37,8 @@ ALLOWED_LABELS = {
     "code",
     "version",
     "station",
+    "job_name",
+    "activity",
 }
 
 
@@ -174,6 +177,8 @@ def test_metric_types():
         "kubesat_lost_gpu_seconds",
         "kubesat_energy_bound_gpu_seconds",
         "kubesat_jobs_completed",
+        "kubesat_job_activity_seconds",
+        "kubesat_job_gpu_seconds",
         "kubesat_api_errors",
     }
     histograms = {
@@ -412,3 +417,90 @@ def test_heat_series_only_with_a_thermal_model():
     assert value("kubesat_satellite_temperature_celsius", labels) == pytest.approx(60.0)
     assert value("kubesat_gpus_throttled", labels) == 2.0
     assert value("kubesat_heat_rejected_joules_total", labels) == 5.0e6
+
+
+def job_stats(name: str = "ml/train", gang: bool = True, running: bool = True) -> JobStats:
+    """A gang of 4 x 4 GPUs, 2 h in: 30% done, 80 min computing, 20 exchanging, 20 other."""
+    return JobStats(
+        name=name,
+        gang=gang,
+        members=4,
+        gpus_per_pod=4,
+        finished=False,
+        failed=False,
+        elapsed_seconds=7200.0,
+        finish_seconds=None,
+        projected_finish_seconds=24000.0 if running else None,
+        progress_ratio=0.3 if running else 0.0,
+        useful_gpu_seconds=76800.0,
+        gpu_seconds_used=100800.0,
+        compute_seconds=4800.0,
+        exchange_seconds=1200.0,
+        checkpoint_seconds=600.0,
+        wait_seconds=600.0,
+        satellites=(3, 4, 5, 6) if running else (),
+        step_seconds=2.5 if running else None,
+    )
+
+
+def test_job_families():
+    """Every Job's report, labelled by its namespace/name; the links up in the fleet."""
+    waiting = job_stats("ml/queued", running=False)
+    single = replace(job_stats("batch/render", gang=False), members=1)
+    registry, _ = registry_with(
+        replace(snapshot(), jobs=(job_stats(), waiting, single), links_up=11)
+    )
+    value = registry.get_sample_value
+    train = {"constellation": "test", "job_name": "ml/train"}
+    queued = {"constellation": "test", "job_name": "ml/queued"}
+    render = {"constellation": "test", "job_name": "batch/render"}
+    assert value("kubesat_job_progress_ratio", train) == pytest.approx(0.3)
+    assert value("kubesat_job_progress_ratio", queued) == 0.0
+    seconds = {
+        activity: value("kubesat_job_activity_seconds_total", {**train, "activity": activity})
+        for activity in ("compute", "exchange", "checkpoint", "wait")
+    }
+    assert seconds == {"compute": 4800.0, "exchange": 1200.0, "checkpoint": 600.0, "wait": 600.0}
+    assert sum(seconds.values()) == 7200.0  # the activities add up to the elapsed time
+    assert value("kubesat_job_gpu_seconds_total", train) == 100800.0
+    assert value("kubesat_job_projected_finish_seconds", train) == 24000.0
+    assert value("kubesat_job_projected_finish_seconds", queued) is None  # nothing to project
+    assert value("kubesat_job_gang_members", train) == 4.0
+    assert value("kubesat_job_gang_members", render) is None  # not a gang
+    assert value("kubesat_job_step_seconds", train) == 2.5
+    assert value("kubesat_job_step_seconds", queued) is None  # a gang that does not run
+    assert value("kubesat_inter_satellite_links_up", {"constellation": "test"}) == 11.0
+
+
+def test_no_job_or_link_series_without_jobs_or_links():
+    registry, _ = registry_with(snapshot())
+    names = {s.name for family in registry.collect() for s in family.samples}
+    assert not {n for n in names if n.startswith("kubesat_job_")}
+    assert "kubesat_inter_satellite_links_up" not in names
+
+
+def test_gang_eviction_reason_is_exported_from_the_start():
+    registry, _ = registry_with(snapshot())
+    labels = {"constellation": "test", "reason": "gang"}
+    assert registry.get_sample_value("kubesat_pod_evictions_total", labels) == 0.0
+
+
+def test_engine_snapshot_carries_job_reports_and_links():
+    """A gang example stepped a few minutes: the snapshot's Jobs and links are the engine's."""
+    from kubesat.sim.run import load_scenario, prepare, simulate
+
+    scenario = load_scenario(ROOT / "examples" / "three-body-12.yaml")
+    environment = prepare(scenario, 1800.0)
+    seen: list[FleetSnapshot] = []
+    outcome = simulate(scenario, environment, "predictive", on_snapshot=seen.append)
+    last = seen[-1]
+    assert [job.name for job in last.jobs] == [stats.name for stats in outcome.jobs.values()]
+    [train] = last.jobs
+    assert train.gang and train.members == 4
+    assert 0 < train.progress_ratio <= outcome.jobs["train-1b"].progress_ratio
+    assert last.links_up is not None and 0 < last.links_up <= 12  # a ring of 12 at most
+    registry, _ = registry_with(last)
+    labels = {"constellation": last.constellation, "job_name": train.name}
+    assert registry.get_sample_value("kubesat_job_progress_ratio", labels) == pytest.approx(
+        train.progress_ratio
+    )

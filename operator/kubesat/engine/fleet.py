@@ -1451,6 +1451,12 @@ class FleetEngine:
             "Succeeded": int(self.unit_done.sum()),
             "Failed": int(sum(c.failures.values()) + sum(c.evictions.values())),
         }
+        # the step keeps the links only while a gang runs: between gangs, work them out here
+        links, settings, pairs = self.links, self.config.links, self.config.link_pairs
+        position_km = column.position_km
+        if links is None and settings is not None and pairs is not None and position_km is not None:
+            links = link_state(position_km, pairs, settings)
+        links_up = int(links.up.sum()) if links is not None else None if settings is None else 0
         return FleetSnapshot(
             constellation=self.constellation,
             simulated_time=simulated_time,
@@ -1490,6 +1496,8 @@ class FleetEngine:
                 if any(spec.downlink_bytes > 0 for spec in self.jobs)
                 else None
             ),
+            jobs=tuple(self.job_stats(job) for job in range(len(self.jobs))),
+            links_up=links_up,
         )
 
     @property
