@@ -1,6 +1,6 @@
 """How long a gang (distributed training across satellites) takes, by policy and placement.
 
-    python benchmarks/gang.py                       # both gang examples, 24 h, 3 seeds
+    python benchmarks/gang.py                       # both gang examples, 24 h, 5 seeds
     python benchmarks/gang.py --example three-body-12 --seeds 1 --duration 12h
 
 For each example with a gang Job, `kubesat simulate` runs every policy (none, reactive,
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--example", action="append", help="example name or YAML path")
     parser.add_argument("--duration", default="24h", help="simulated span (default 24h)")
-    parser.add_argument("--seeds", type=int, default=3, help="upset seeds to average over")
+    parser.add_argument("--seeds", type=int, default=5, help="upset seeds to average over")
     args = parser.parse_args(argv)
     duration = parse_duration(args.duration)
     seeds = list(range(1, args.seeds + 1))

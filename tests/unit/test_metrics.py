@@ -496,7 +496,7 @@ def test_engine_snapshot_carries_job_reports_and_links():
     last = seen[-1]
     assert [job.name for job in last.jobs] == [stats.name for stats in outcome.jobs.values()]
     [train] = last.jobs
-    assert train.gang and train.members == 4
+    assert train.gang and train.members == 8
     assert 0 < train.progress_ratio <= outcome.jobs["train-1b"].progress_ratio
     assert last.links_up is not None and 0 < last.links_up <= 12  # a ring of 12 at most
     registry, _ = registry_with(last)

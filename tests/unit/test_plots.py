@@ -140,7 +140,7 @@ def test_gang_links_figure_draws_the_gang_and_its_ring(gang_run) -> None:
     [view] = outcome.gang_views.values()
     figure = gang_links_figure(scenario, environment, outcome)
     highlighted = artist(figure, "gang-satellites").get_offsets()
-    assert len(highlighted) == len(set(view.satellites)) == 4
+    assert len(highlighted) == len(set(view.satellites)) == 8
     assert len(artist(figure, "fleet").get_offsets()) == 12
     assert len(artist(figure, "links-up").get_segments()) == len(view.links_up) > 0
     ring = artist(figure, "ring").get_xydata()

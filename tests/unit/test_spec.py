@@ -9,7 +9,7 @@ import yaml
 
 import kubesat.spec
 from kubesat.sim.run import load_scenario
-from kubesat.spec import SpecError, parse_constellation
+from kubesat.spec import SpecError, parse_constellation, parse_job
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -31,6 +31,8 @@ def test_example_sizes_match_their_descriptions():
         "suncatcher-81": 81,
         "walker-1000": 1000,
         "radiator-sso-8": 8,
+        "three-body-12": 12,
+        "suncatcher-formation-81": 81,
     }
     walker = load_scenario(ROOT / "examples" / "walker-1000.yaml").constellation
     assert walker.power.gpus * len(walker.satellites) == 8000
@@ -203,3 +205,57 @@ def test_bad_links_and_formation_name_the_field(edit, message):
     with pytest.raises(SpecError) as error:
         parse_constellation(manifest)
     assert str(error.value) == message
+
+
+def _gang_manifest() -> dict:
+    documents = list(yaml.safe_load_all((ROOT / "examples" / "three-body-12.yaml").read_text()))
+    return next(d for d in documents if d and d["kind"] == "Job")
+
+
+def test_a_gang_job_reads_its_size_and_step() -> None:
+    job = parse_job(_gang_manifest())
+    assert job.gang and job.members == 8 == job.completions == job.parallelism
+    assert job.compute_seconds_per_step == 2.0
+    assert job.gradient_bytes_per_step == 2e9
+    plain = _gang_manifest()
+    del plain["metadata"]["annotations"]["kubesat.io/gang"]
+    assert not parse_job(plain).gang
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda m: m["spec"].pop("completionMode"),
+            "spec.completionMode: a gang (kubesat.io/gang) must be Indexed",
+        ),
+        (
+            lambda m: m["spec"].pop("managedBy"),
+            "spec.managedBy: a gang (kubesat.io/gang) must be managed by kubesat.io/job-controller",
+        ),
+        (
+            lambda m: m["spec"].__setitem__("parallelism", 4),
+            "spec.parallelism: a gang's members run at once, so it must equal "
+            "spec.completions (8), got 4",
+        ),
+        (
+            lambda m: m["metadata"]["annotations"].__setitem__(
+                "kubesat.io/compute-seconds-per-step", "0"
+            ),
+            "metadata.annotations[kubesat.io/compute-seconds-per-step]: must be > 0",
+        ),
+        (
+            lambda m: m["metadata"]["annotations"].__setitem__(
+                "kubesat.io/gradient-bytes-per-step", "lots"
+            ),
+            "metadata.annotations[kubesat.io/gradient-bytes-per-step]: expected a number",
+        ),
+    ],
+)
+def test_a_bad_gang_job_names_the_field(edit, message) -> None:
+    manifest = _gang_manifest()
+    edit(manifest)
+    with pytest.raises(SpecError) as error:
+        parse_job(manifest)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)

@@ -138,7 +138,11 @@ def place_gang(
         if best is None or key < best[:2]:
             best = (key[0], key[1], ring, step)
     if best is None:
-        return None
+        # no chain of satellites with room: members may still reach each other through
+        # the links of satellites without room (they forward traffic)
+        ring = _ring([int(s) for s in ranked], capacity, members)
+        step = step_of(ring)
+        return (ring, step) if math.isfinite(step.exchange_seconds) else None
     return best[2], best[3]
 
 

@@ -68,6 +68,9 @@ POWER_RECOVERY_FRACTION: Final = 0.05  # battery must climb 5% of capacity above
 STATE_VERSION: Final = 2
 EPSILON: Final = 1e-9
 NO_POD: Final = -1
+# in a high-radiation region a running gang checkpoints once it holds this many writes'
+# worth of unsaved compute (predictive; 0 turns it off)
+RADIATION_CHECKPOINT_WRITES: Final = 4.0
 
 
 class SlotState(IntEnum):
@@ -766,6 +769,8 @@ class FleetEngine:
         if self.policy == "none":
             return
         self._drain_link_bound(view)
+        if self.policy == "predictive":
+            self._checkpoint_gangs_in_radiation(view)
         lead = self.drain_lead_seconds()
         keep = gpus_to_keep(self.policy, self.power, view, lead)
         draining_state = self.slot_state == DRAINING
@@ -806,6 +811,23 @@ class FleetEngine:
                     break
                 if self.slot_state[slot] != DRAINING:
                     self._evict(slot, reason, runway)
+
+    def _checkpoint_gangs_in_radiation(self, view: FleetView) -> None:
+        """A running gang with a member in a high-radiation region writes checkpoints
+        more often there (every RADIATION_CHECKPOINT_WRITES writes' worth of compute): an
+        upset of any member restarts them all from the last one."""
+        if not self.job_gang.any() or RADIATION_CHECKPOINT_WRITES <= 0:
+            return
+        running = (self.slot_state == RUNNING) & (self.slot_job >= 0)
+        running &= self.job_gang[np.maximum(self.slot_job, 0)]
+        hot = running & view.high_radiation[np.maximum(self.slot_sat, 0)]
+        for job in np.unique(self.slot_job[hot]):
+            members = np.flatnonzero(running & (self.slot_job == job))
+            write = float(self.write[job])
+            if float(self.slot_since[members].max()) < RADIATION_CHECKPOINT_WRITES * write:
+                continue
+            self.slot_state[members] = WRITING
+            self.slot_left[members] = write
 
     def _drained_since(self, sat: int, before: int) -> int:
         """GPUs of `sat` draining now beyond the `before` that were draining already."""

@@ -247,3 +247,71 @@ def test_a_shadowed_orbit_makes_the_gang_wait_and_counts_it() -> None:
     assert stats.elapsed_seconds == pytest.approx(sky.steps * STEP_SECONDS)
     assert sum(stats.share(a) for a in Activity) == pytest.approx(1.0)
     assert stats.compute_seconds > 0
+
+
+def test_a_waiting_gang_drains_the_single_pods_on_the_satellites_it_needs() -> None:
+    # single pods of 1 GPU hold a GPU on each satellite; the gang of 3 x 2 GPUs needs all
+    # three satellites whole: it keeps them, drains the single pods (with a checkpoint)
+    # and starts once they are gone, while no new single pod takes their place
+    single = JobSpec(
+        "rollouts",
+        gpus_per_pod=1,
+        work_gpu_seconds=1e6,
+        parallelism=3,
+        completions=30,
+        ignores_disruptions=True,
+        managed=True,
+    )
+    engine = engine_for("predictive", 3, [single])
+    sky = LinkedSky(np.ones((3, 30)))
+    run(engine, sky, 2)
+    assert (engine.busy_gpus() >= 1).sum() >= 2  # the single pods spread or pack
+    engine.add_job(gang(3, gpus=2))
+    result = run(engine, sky)
+    evicted = result.of(Eviction)
+    assert evicted and {e.reason.value for e in evicted} == {"gang"}
+    assert {e.job for e in evicted} == {0}
+    placed = result.of(GangPlaced)
+    assert len(placed) == 1 and sorted(placed[0].satellites) == [0, 1, 2]
+    # the drained single pods kept their work (checkpointed), and none restarted on the
+    # gang's satellites while it waited
+    drained = [p for p in result.of(PodEnded) if p.job == 0]
+    assert drained and all(p.reason is EndReason.CHECKPOINTED for p in drained)
+    restarted = [p for p in result.of(PodStarted) if p.job == 0]
+    assert all(p.at_seconds > placed[0].at_seconds for p in restarted)
+
+
+class RadiationSky(LinkedSky):
+    """LinkedSky whose satellites cross a high-flux region during [start, end) steps."""
+
+    def __init__(self, illumination: Any, start: int, end: int) -> None:
+        super().__init__(illumination)
+        self.start, self.end = start, end
+
+    def column(self, step: int) -> Column:
+        base = super().column(step)
+        flux = np.full(self.n, 1e3 if self.start <= step < self.end else 0.0)
+        return Column(**{**base.__dict__, "flux": flux})
+
+
+def test_predictive_checkpoints_a_gang_more_often_in_a_high_radiation_region() -> None:
+    spec = gang(3, work_gpu_seconds=1e6, checkpoint_interval_seconds=1e5)
+    checkpoints: dict[str, list[float]] = {}
+    for policy in ("reactive", "predictive"):
+        engine = engine_for(policy, 3, [spec])
+        sky = RadiationSky(np.ones((3, 100)), 30, 60)
+        saved = []
+        for k in range(sky.steps):
+            before = float(engine.unit_checkpoint[0])
+            engine.step(sky.column(k), sky.upsets(k, k + 1))
+            engine.take_decisions()
+            if engine.unit_checkpoint[0] > before:
+                saved.append(k * STEP_SECONDS)
+        checkpoints[policy] = saved
+    # the periodic interval (1e5 s) never comes: only the region makes checkpoints, every
+    # four writes' worth of compute (40 s) plus the write (10 s), and only inside it
+    assert checkpoints["reactive"] == []
+    saved = checkpoints["predictive"]
+    assert len(saved) >= 5
+    assert all(300.0 <= t < 610.0 for t in saved)
+    assert np.diff(saved).min() >= 40.0
