@@ -265,3 +265,29 @@ def test_simulate_bad_duration_and_missing_file(capsys, tmp_path):
     code, _, err = run(capsys, "simulate", str(tmp_path / "missing.yaml"))
     assert code == 2
     assert "cannot read" in err
+
+
+def test_a_gang_is_not_split_across_domains(capsys):
+    code, _, err = run(
+        capsys,
+        "simulate",
+        str(ROOT / "examples" / "three-body-12.yaml"),
+        "--split",
+        "--duration",
+        "1h",
+        "--quiet",
+    )
+    assert code == 2
+    assert "--split: Job 'train-1b' is a gang" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_gang_without_kubesats_controller_is_one_line(capsys, tmp_path):
+    documents = list(yaml.safe_load_all((ROOT / "examples" / "three-body-12.yaml").read_text()))
+    del documents[1]["spec"]["managedBy"]
+    path = tmp_path / "gang.yaml"
+    path.write_text(yaml.safe_dump_all(documents))
+    code, _, err = run(capsys, "simulate", str(path), "--duration", "1h", "--quiet")
+    assert code == 2
+    assert "spec.managedBy: a gang (kubesat.io/gang) must be managed by" in err
+    assert len(err.strip().splitlines()) == 1

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from kubesat.core.links import GangPlacement, LinkSettings, candidate_pairs, phase_rad_of
 from kubesat.core.power import PowerSystem
 from kubesat.core.thermal import ThermalSystem
+from kubesat.core.upsets import UpsetModel
 from kubesat.spec import ConstellationSpec
 
 
@@ -49,6 +50,9 @@ class EngineConfig:
     # (P, 2) the satellite pairs the topology may link (each up when in range and sight)
     link_pairs: NDArray[np.int64] | None = field(default=None, compare=False)
     gang_placement: GangPlacement = GangPlacement.TOPOLOGY_AWARE
+    # the upset model (spec.radiation.upsets) when upsets happen: the predictive policy
+    # checkpoints gangs as often as their risk of losing a member calls for
+    upsets: UpsetModel | None = None
 
     @classmethod
     def from_spec(
@@ -75,4 +79,5 @@ class EngineConfig:
             links=spec.links,
             link_pairs=pairs,
             gang_placement=spec.gang_placement,
+            upsets=upsets if spec.radiation.enabled else None,
         )

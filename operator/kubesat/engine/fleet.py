@@ -68,9 +68,6 @@ POWER_RECOVERY_FRACTION: Final = 0.05  # battery must climb 5% of capacity above
 STATE_VERSION: Final = 2
 EPSILON: Final = 1e-9
 NO_POD: Final = -1
-# in a high-radiation region a running gang checkpoints once it holds this many writes'
-# worth of unsaved compute (predictive; 0 turns it off)
-RADIATION_CHECKPOINT_WRITES: Final = 4.0
 
 
 class SlotState(IntEnum):
@@ -197,6 +194,7 @@ class FleetEngine:
         self.gang_reserved: dict[int, NDArray[np.bool_]] = {}  # kept for a waiting gang
         self.gang_steps: dict[int, GangStep] = {}  # running gangs' step this step
         self.links: LinkState | None = None  # the laser links now (with gangs to run)
+        self.flux: NDArray[np.float64] | None = None  # proton flux now (gangs' checkpoints)
         self.budgets: tuple[DisruptionBudget, ...] = ()
         self.budget_jobs: list[list[int]] = []  # per budget, the jobs it covers
         # work units: one per completion of each job
@@ -673,6 +671,7 @@ class FleetEngine:
                 injected=False,
             )
         self.links = self._links_now(column)
+        self.flux = column.flux
         self._drain_step(self.view(column))
         self._place_step(self.view(column))
         self._power_step(column)
@@ -813,21 +812,30 @@ class FleetEngine:
                     self._evict(slot, reason, runway)
 
     def _checkpoint_gangs_in_radiation(self, view: FleetView) -> None:
-        """A running gang with a member in a high-radiation region writes checkpoints
-        more often there (every RADIATION_CHECKPOINT_WRITES writes' worth of compute): an
-        upset of any member restarts them all from the last one."""
-        if not self.job_gang.any() or RADIATION_CHECKPOINT_WRITES <= 0:
+        """A running gang checkpoints as often as its risk of losing a member calls for:
+        at Young's interval sqrt(2 x write x mean time between the upsets that kill a
+        member (SEFIs, latch-ups) at the proton flux its members fly through now), when
+        that is shorter than its own interval. One such upset restarts every member, so
+        a large gang crossing the South Atlantic Anomaly saves its work every few minutes."""
+        model = self.config.upsets
+        if model is None or self.flux is None or not self.job_gang.any():
             return
+        killing = model.sefi_fraction + model.latchup_fraction
         running = (self.slot_state == RUNNING) & (self.slot_job >= 0)
         running &= self.job_gang[np.maximum(self.slot_job, 0)]
-        hot = running & view.high_radiation[np.maximum(self.slot_sat, 0)]
-        for job in np.unique(self.slot_job[hot]):
+        for job in np.unique(self.slot_job[running]):
             members = np.flatnonzero(running & (self.slot_job == job))
-            write = float(self.write[job])
-            if float(self.slot_since[members].max()) < RADIATION_CHECKPOINT_WRITES * write:
+            sats = self.slot_sat[members]
+            rate = float(np.sum(model.rate_per_second(self.flux[sats], self.slot_gpus[members])))
+            if rate * killing <= 0:
+                continue
+            young = math.sqrt(2.0 * float(self.write[job]) / (rate * killing))
+            if young >= float(self.interval[job]):
+                continue
+            if float(self.slot_since[members].max()) < young:
                 continue
             self.slot_state[members] = WRITING
-            self.slot_left[members] = write
+            self.slot_left[members] = self.write[job]
 
     def _drained_since(self, sat: int, before: int) -> int:
         """GPUs of `sat` draining now beyond the `before` that were draining already."""

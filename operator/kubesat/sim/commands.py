@@ -208,6 +208,12 @@ def _run_split(args: argparse.Namespace, scenario: Any, policies: list[str]) -> 
     for option, value in (("--plots", args.plots), ("--metrics-port", args.metrics_port)):
         if value is not None:
             raise ValueError(f"{option}: not available with --split (domains keep no timelines)")
+    gangs = [job.name for job in scenario.jobs if job.gang]
+    if gangs:
+        raise ValueError(
+            f"--split: Job {gangs[0]!r} is a gang, whose members must run in one cluster "
+            "(domains share no links)"
+        )
     documents = [
         d for d in yaml.safe_load_all(args.file.read_text(encoding="utf-8")) if d is not None
     ]
