@@ -25,8 +25,9 @@ from kubesat.engine.job_stats import ACTIVITY_NAMES, Activity
 from kubesat.k8s.state_store import read_state
 from kubesat.sim.outcome import REFUSED_BY_PDB
 from kubesat.sim.run import load_scenario, prepare, simulate
-from tests.e2e.conftest import Cluster
+from tests.e2e.conftest import Cluster, constellation, gpu_job
 from tests.e2e.test_parity import close, quantities_as_text
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.controlplane
 
@@ -122,3 +123,25 @@ def test_operator_runs_the_gang_as_the_simulator_predicts(
     scheduled = cluster.events(GANG, "GangScheduled")
     assert scheduled, "no GangScheduled Event on the gang's Job"
     assert f"all {members} members placed at once" in scheduled[0].message
+
+
+def test_a_gang_the_controller_cannot_run_gets_a_warning_naming_the_field(
+    admin: Any, namespace: str, start_operator: Any
+) -> None:
+    cluster = Cluster(admin, namespace)
+    start_operator(namespace)
+    cluster.create(constellation("pair", per_plane=2))
+    cluster.ready_nodes("pair", 2, timeout=120)
+    job = gpu_job("uneven-gang", gpus=2, parallelism=1, completions=2)
+    job["metadata"]["annotations"]["kubesat.io/gang"] = "true"
+    job["spec"]["managedBy"] = "kubesat.io/job-controller"
+    job["spec"]["completionMode"] = "Indexed"
+    cluster.create(job)
+
+    def warned() -> list[Any]:
+        return cluster.events("uneven-gang", "InvalidWork")
+
+    events = wait_for("an InvalidWork Event on the Job", warned, timeout=60)
+    assert events[0].type == "Warning"
+    assert "spec.parallelism: a gang's members run at once" in events[0].message
+    assert cluster.pods("uneven-gang") == []

@@ -147,6 +147,7 @@ class FleetRuntime:
     def _wire(self) -> None:
         """The writers over the engine (again after a restore replaces it)."""
         self.book = JobBook(self.engine, self.api, self._wall_text)
+        self.invalid_jobs: set[str] = set()  # uids of managed Jobs reported as invalid
         self.pods = PodRuntime(self.api, self.engine, self.book, self.names, self.event)
         self.managed = ManagedJobs(self.api, self.engine, self.book, self.names, self._wall_text)
 
@@ -398,12 +399,27 @@ class FleetRuntime:
         names = sorted(name for (ns, name) in fleets if ns == self.namespace) or [self.name]
         return bool(names[0] == self.name)
 
+    def _invalid_job(self, info: JobInfo) -> None:
+        """A Job for kubesat's Job controller that kubesat cannot run (a bad annotation, a
+        gang that is not Indexed...): a Warning Event naming the field, once per Job."""
+        if info.uid in self.invalid_jobs:
+            return
+        self.invalid_jobs.add(info.uid)
+        ref = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": info.name, "namespace": info.namespace, "uid": info.uid},
+        }
+        self.event(ref, "Warning", "InvalidWork", str(info.error))
+
     def _sync_jobs(self, jobs_index: Any) -> None:
         """Add the managed Jobs that are ours; drop the Jobs that are gone."""
         for key in jobs_index:
             for info in jobs_index[key]:
                 if self._ours(info):
                     self.book.add(info)
+                elif info.managed and info.error and info.namespace == self.namespace:
+                    self._invalid_job(info)
         for key in [k for k in self.book.by_key if k not in jobs_index]:
             if not key[1].startswith("pod:"):
                 self.book.remove(key)
