@@ -30,7 +30,8 @@ from kubesat.core.policy import (
     max_gpus_with_runway,
     required_contact_seconds,
     required_runway_seconds,
-    runway_seconds,
+    runway_table,
+    runway_with,
     schedulable,
     score,
 )
@@ -147,6 +148,9 @@ class FleetEngine:
         self.k = 0
         # satellites
         self.soc = np.full(n, config.initial_state_of_charge * config.power.battery_wh)
+        # (battery, time to shadow, shadow length) objects and the runway table of them
+        self._runway_cache: tuple[tuple[NDArray[np.float64], ...], NDArray[np.float64]] | None
+        self._runway_cache = None
         self.powered = np.ones(n, np.bool_)
         self.restart_pending = np.zeros(n, np.bool_)  # low-voltage disconnect, charging
         self.down_until = np.zeros(n)  # payload off until (latch-up, restart after a cutoff)
@@ -316,6 +320,25 @@ class FleetEngine:
         healthy = (self.gpu_broken_until <= self.now) & (self.gpu_owner < 0)
         return np.asarray(healthy.sum(axis=1), dtype=np.int64)
 
+    def _runway_table(self, column: Column) -> NDArray[np.float64] | None:
+        """The predictive policy's runway with 0..K GPUs busy on every satellite now (K:
+        every GPU plus the largest pod), kept while the battery and forecast are the same
+        objects (the drain and the placement of one step share it)."""
+        if self.policy != "predictive":
+            return None
+        inputs = (self.soc, column.seconds_to_shadow, column.shadow_seconds)
+        most = self.g + max((spec.gpus_per_pod for spec in self.jobs), default=0)
+        cached = self._runway_cache
+        if (
+            cached is not None
+            and all(a is b for a, b in zip(cached[0], inputs, strict=True))
+            and cached[1].shape[1] > most
+        ):
+            return cached[1]
+        table = runway_table(self.power, *inputs, most)
+        self._runway_cache = (inputs, table)
+        return table
+
     def view(self, column: Column) -> FleetView:
         """What the policy sees of every satellite now."""
         busy = self.busy_gpus()
@@ -342,6 +365,7 @@ class FleetEngine:
                 if column.contact_seconds is None
                 else np.where(column.link, column.contact_seconds, 0.0)
             ),
+            runway_by_gpus=self._runway_table(column),
         )
 
     def thermal_forecast(self) -> NDArray[np.float64] | None:
@@ -782,7 +806,12 @@ class FleetEngine:
         if self.policy == "predictive" and view.thermal_seconds is not None and (excess > 0).any():
             power_view = FleetView(**{**view.__dict__, "thermal_seconds": None})
             power_keep = gpus_to_keep(self.policy, self.power, power_view, lead)
-        for sat in np.flatnonzero(excess > 0):
+        over = np.flatnonzero(excess > 0)
+        runways = np.zeros(self.n)
+        if over.size:
+            # the runway each eviction reports: of the GPUs busy now, for all at once
+            runways[over] = runway_with(self.power, view, view.busy_gpus)[over]
+        for sat in over:
             slots = [
                 int(s)
                 for s in np.unique(self.gpu_owner[sat][self.gpu_owner[sat] >= 0])
@@ -796,15 +825,7 @@ class FleetEngine:
                 reason = EvictionReason.THERMAL  # the power runway alone would keep them
             else:
                 reason = EvictionReason.RUNWAY
-            runway = float(
-                runway_seconds(
-                    self.power,
-                    view.soc_wh[sat : sat + 1],
-                    view.busy_gpus[sat : sat + 1].astype(np.float64),
-                    view.seconds_to_shadow[sat : sat + 1],
-                    view.shadow_seconds[sat : sat + 1],
-                )[0]
-            )
+            runway = float(runways[sat])
             for slot in slots:
                 # a gang drained whole frees members here and on other satellites
                 if self._drained_since(int(sat), int(draining[sat])) >= excess[sat]:
@@ -874,7 +895,7 @@ class FleetEngine:
                     self.required_runway(job),
                     contact,
                 )
-                pending.setdefault(key, []).extend(int(u) for u in units)
+                pending.setdefault(key, []).extend(units.tolist())
         if not pending:
             return
         # predictive keeps room for larger pods that will need a satellite soon (their
