@@ -581,10 +581,12 @@ class FleetEngine:
 
     def _budget_allows(self, job: int) -> str | None:
         """None when evicting a pod of `job` keeps every PodDisruptionBudget; else its name."""
-        live = np.isin(self.slot_state, LIVE_STATES)
+        live = None
         for budget, jobs in zip(self.budgets, self.budget_jobs, strict=True):
             if job not in jobs:
                 continue
+            if live is None:
+                live = np.isin(self.slot_state, LIVE_STATES)
             healthy = int((np.isin(self.slot_job, jobs) & live).sum())
             expected = sum(
                 min(self.jobs[j].parallelism, self.jobs[j].completions)
@@ -851,8 +853,11 @@ class FleetEngine:
             self.slot_left[members] = write
 
     def _drained_since(self, sat: int, before: int) -> int:
-        """GPUs of `sat` draining now beyond the `before` that were draining already."""
-        now_draining = (self.slot_sat == sat) & (self.slot_state == DRAINING)
+        """GPUs of `sat` draining now beyond the `before` that were draining already (a
+        pod's slot owns its GPUs on its satellite until it ends)."""
+        owners = self.gpu_owner[sat]
+        slots = np.unique(owners[owners >= 0])
+        now_draining = slots[self.slot_state[slots] == DRAINING]
         return int(self.slot_gpus[now_draining].sum()) - before
 
     def pending_units(self, job: int, limit: int) -> NDArray[np.int64]:
