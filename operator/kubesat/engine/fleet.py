@@ -211,6 +211,8 @@ class FleetEngine:
         self.unit_done = np.zeros(0, np.bool_)
         self.unit_running = np.zeros(0, np.bool_)
         self.unit_attempts = np.zeros(0, np.int64)
+        # each job's units are one contiguous run of the unit arrays (added together)
+        self.job_units: list[slice] = []
         # pod slots
         self.slot_state = np.zeros(0, np.int8)
         self.slot_unit = np.zeros(0, np.int64)
@@ -274,6 +276,7 @@ class FleetEngine:
         self.job_gang = np.append(self.job_gang, spec.gang)
         self.job_clock.add(self.now)
         units = spec.completions
+        self.job_units.append(slice(self.unit_job.size, self.unit_job.size + units))
         self.unit_job = np.append(self.unit_job, np.full(units, job, np.int64))
         self.unit_index = np.append(self.unit_index, np.arange(units, dtype=np.int64))
         self.unit_progress = np.append(self.unit_progress, np.zeros(units))
@@ -306,7 +309,8 @@ class FleetEngine:
         ]
 
     def _units_of(self, job: int) -> NDArray[np.int64]:
-        return np.flatnonzero(self.unit_job == job)
+        span = self.job_units[job]
+        return np.arange(span.start, span.stop, dtype=np.int64)
 
     # -- views ----------------------------------------------------------------------------
 
@@ -542,7 +546,7 @@ class FleetEngine:
         spec = self.jobs[job]
         if reason is EndReason.COMPLETED:
             self.job_recent_failures[job] = 0
-            if self.unit_done[self._units_of(job)].all() and not self.job_complete[job]:
+            if self.unit_done[self.job_units[job]].all() and not self.job_complete[job]:
                 self.job_complete[job] = True
                 self.job_clock.finished_at[job] = self.now + self.dt
                 self.counters.jobs_completed += 1
@@ -861,8 +865,9 @@ class FleetEngine:
         return int(self.slot_gpus[now_draining].sum()) - before
 
     def pending_units(self, job: int, limit: int) -> NDArray[np.int64]:
-        units = np.flatnonzero((self.unit_job == job) & ~self.unit_done & ~self.unit_running)
-        return units[:limit]
+        span = self.job_units[job]
+        waiting = ~self.unit_done[span] & ~self.unit_running[span]
+        return np.flatnonzero(waiting)[:limit] + span.start
 
     def _placeable_jobs(self) -> list[int]:
         out = []
@@ -1450,7 +1455,8 @@ class FleetEngine:
         for job, spec in enumerate(self.jobs):
             if not self.job_active[job] or self.job_failed[job]:
                 continue
-            waiting = int((~self.unit_done & ~self.unit_running & (self.unit_job == job)).sum())
+            span = self.job_units[job]
+            waiting = int((~self.unit_done[span] & ~self.unit_running[span]).sum())
             pending += min(waiting, max(spec.parallelism - int(self.job_running[job]), 0))
         return pending
 
