@@ -59,13 +59,16 @@ def required_contact_seconds(checkpoint_write_seconds: float, margin_seconds: fl
     return 2.0 * checkpoint_write_seconds + 2.0 * margin_seconds
 
 
-def thermal_runway_seconds(view: FleetView, gpus: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Per satellite, seconds until the maximum temperature with `gpus` GPUs busy (inf
-    without a thermal model)."""
+def thermal_runway_seconds(
+    view: FleetView, gpus: NDArray[np.int64], rows: NDArray[np.int64] | None = None
+) -> NDArray[np.float64]:
+    """Per satellite (or per satellite of `rows`), seconds until the maximum temperature
+    with `gpus` GPUs busy (inf without a thermal model)."""
     if view.thermal_seconds is None:
         return np.full(gpus.shape, np.inf)
     top = view.thermal_seconds.shape[1] - 1
-    rows = np.arange(view.thermal_seconds.shape[0])
+    if rows is None:
+        rows = np.arange(view.thermal_seconds.shape[0])
     out: NDArray[np.float64] = view.thermal_seconds[rows, np.clip(gpus, 0, top)]
     return np.where(gpus > top, 0.0, out)
 
@@ -160,22 +163,29 @@ def runway_table(
 
 
 def runway_with(
-    power: PowerSystem, view: FleetView, gpus: NDArray[np.int64]
+    power: PowerSystem,
+    view: FleetView,
+    gpus: NDArray[np.int64],
+    rows: NDArray[np.int64] | None = None,
 ) -> NDArray[np.float64]:
-    """Per satellite, `runway_seconds` with `gpus[i]` GPUs busy: from the view's table when
-    it covers every count, else computed."""
+    """Per satellite (or per satellite of `rows`), `runway_seconds` with `gpus[i]` GPUs
+    busy: looked up in the view's table where it covers the count, computed elsewhere."""
+    soc, tau, shadow = view.soc_wh, view.seconds_to_shadow, view.shadow_seconds
+    if rows is not None:
+        soc, tau, shadow = soc[rows], tau[rows], shadow[rows]
     table = view.runway_by_gpus
-    covered = table is not None and gpus.dtype.kind in "iu" and gpus.size > 0
-    if covered and table is not None and gpus.min() >= 0 and gpus.max() < table.shape[1]:
-        rows = np.arange(table.shape[0])
-        return np.asarray(table[rows, gpus], dtype=np.float64)
-    return runway_seconds(
-        power,
-        view.soc_wh,
-        gpus.astype(np.float64),
-        view.seconds_to_shadow,
-        view.shadow_seconds,
-    )
+    if table is None or gpus.dtype.kind not in "iu":
+        return runway_seconds(power, soc, gpus.astype(np.float64), tau, shadow)
+    index = np.arange(table.shape[0]) if rows is None else rows
+    inside = (gpus >= 0) & (gpus < table.shape[1])
+    out = np.empty(gpus.shape)
+    out[inside] = table[index[inside], gpus[inside]]
+    outside = ~inside
+    if outside.any():
+        out[outside] = runway_seconds(
+            power, soc[outside], gpus[outside].astype(np.float64), tau[outside], shadow[outside]
+        )
+    return out
 
 
 def max_gpus_with_runway(
@@ -242,9 +252,12 @@ def feasible(
         if view.contact_left_seconds is not None:
             ok &= view.contact_left_seconds >= required_contact_seconds
     if policy == "predictive":
-        loaded = view.busy_gpus + gpus
-        ok &= runway_with(power, view, loaded) >= required_runway_seconds
-        ok &= thermal_runway_seconds(view, loaded) >= required_runway_seconds
+        # the runway only of the satellites the rest lets through
+        rows = np.flatnonzero(ok)
+        loaded = view.busy_gpus[rows] + gpus
+        fits = runway_with(power, view, loaded, rows) >= required_runway_seconds
+        fits &= thermal_runway_seconds(view, loaded, rows) >= required_runway_seconds
+        ok[rows] = fits
     return ok
 
 

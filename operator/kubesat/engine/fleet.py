@@ -308,6 +308,10 @@ class FleetEngine:
             [j for j, spec in enumerate(self.jobs) if b.matches(spec.labels)] for b in self.budgets
         ]
 
+    def _live_slots(self) -> NDArray[np.bool_]:
+        """Slots in LIVE_STATES (restoring, running or writing: consecutive states)."""
+        return (self.slot_state >= RESTORING) & (self.slot_state <= WRITING)
+
     def _units_of(self, job: int) -> NDArray[np.int64]:
         span = self.job_units[job]
         return np.arange(span.start, span.stop, dtype=np.int64)
@@ -325,21 +329,16 @@ class FleetEngine:
         return np.asarray(healthy.sum(axis=1), dtype=np.int64)
 
     def _runway_table(self, column: Column) -> NDArray[np.float64] | None:
-        """The predictive policy's runway with 0..K GPUs busy on every satellite now (K:
-        every GPU plus the largest pod), kept while the battery and forecast are the same
-        objects (the drain and the placement of one step share it)."""
+        """The predictive policy's runway with 0..gpus GPUs busy on every satellite now,
+        kept while the battery and forecast are the same objects (the drain and the
+        placement of one step share it)."""
         if self.policy != "predictive":
             return None
         inputs = (self.soc, column.seconds_to_shadow, column.shadow_seconds)
-        most = self.g + max((spec.gpus_per_pod for spec in self.jobs), default=0)
         cached = self._runway_cache
-        if (
-            cached is not None
-            and all(a is b for a, b in zip(cached[0], inputs, strict=True))
-            and cached[1].shape[1] > most
-        ):
+        if cached is not None and all(a is b for a, b in zip(cached[0], inputs, strict=True)):
             return cached[1]
-        table = runway_table(self.power, *inputs, most)
+        table = runway_table(self.power, *inputs, self.g)
         self._runway_cache = (inputs, table)
         return table
 
@@ -590,8 +589,10 @@ class FleetEngine:
             if job not in jobs:
                 continue
             if live is None:
-                live = np.isin(self.slot_state, LIVE_STATES)
-            healthy = int((np.isin(self.slot_job, jobs) & live).sum())
+                live = self._live_slots()
+            covered = np.zeros(len(self.jobs) + 1, np.bool_)  # the last entry: NO_POD
+            covered[jobs] = True
+            healthy = int((covered[self.slot_job] & live).sum())
             expected = sum(
                 min(self.jobs[j].parallelism, self.jobs[j].completions)
                 for j in jobs
@@ -786,7 +787,7 @@ class FleetEngine:
         link_jobs = np.array([spec.needs_ground_link for spec in self.jobs], np.bool_)
         if not link_jobs.any():
             return
-        live = np.isin(self.slot_state, LIVE_STATES) & (self.slot_job >= 0)
+        live = self._live_slots() & (self.slot_job >= 0)
         live &= link_jobs[np.maximum(self.slot_job, 0)]
         for slot in np.flatnonzero(live):
             sat = int(self.slot_sat[slot])
