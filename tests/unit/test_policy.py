@@ -365,15 +365,16 @@ def test_a_runway_table_gives_the_same_decisions_bit_for_bit(thermal: bool) -> N
     rng = np.random.default_rng(7)
     plain = random_view(rng, 500, thermal)
     table = runway_table(
-        POWER, plain.soc_wh, plain.seconds_to_shadow, plain.shadow_seconds, POWER.gpus
+        POWER, plain.soc_wh, plain.seconds_to_shadow, plain.shadow_seconds, POWER.gpus + 1
     )
     tabled = FleetView(**{**plain.__dict__, "runway_by_gpus": table})
-    for gpus in range(POWER.gpus + 1):
+    for gpus in range(table.shape[1]):
         direct = runway_seconds(
             POWER, plain.soc_wh, float(gpus), plain.seconds_to_shadow, plain.shadow_seconds
         )
         np.testing.assert_array_equal(table[:, gpus], direct)
     loaded = plain.busy_gpus + 3  # past the table for the fuller satellites
+    assert (loaded >= table.shape[1]).any() and (loaded < table.shape[1]).any()
     np.testing.assert_array_equal(
         runway_with(POWER, tabled, loaded), runway_with(POWER, plain, loaded)
     )

@@ -329,16 +329,22 @@ class FleetEngine:
         return np.asarray(healthy.sum(axis=1), dtype=np.int64)
 
     def _runway_table(self, column: Column) -> NDArray[np.float64] | None:
-        """The predictive policy's runway with 0..gpus GPUs busy on every satellite now,
+        """The predictive policy's runway with 0..K GPUs busy on every satellite now (K:
+        every GPU plus the largest pod, so the score of a full satellite is a lookup too),
         kept while the battery and forecast are the same objects (the drain and the
         placement of one step share it)."""
         if self.policy != "predictive":
             return None
         inputs = (self.soc, column.seconds_to_shadow, column.shadow_seconds)
+        most = self.g + max((spec.gpus_per_pod for spec in self.jobs), default=0)
         cached = self._runway_cache
-        if cached is not None and all(a is b for a, b in zip(cached[0], inputs, strict=True)):
+        if (
+            cached is not None
+            and all(a is b for a, b in zip(cached[0], inputs, strict=True))
+            and cached[1].shape[1] > most
+        ):
             return cached[1]
-        table = runway_table(self.power, *inputs, self.g)
+        table = runway_table(self.power, *inputs, most)
         self._runway_cache = (inputs, table)
         return table
 
