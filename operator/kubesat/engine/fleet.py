@@ -874,7 +874,8 @@ class FleetEngine:
     def pending_units(self, job: int, limit: int) -> NDArray[np.int64]:
         span = self.job_units[job]
         waiting = ~self.unit_done[span] & ~self.unit_running[span]
-        return np.flatnonzero(waiting)[:limit] + span.start
+        units: NDArray[np.int64] = np.flatnonzero(waiting)[:limit] + span.start
+        return units
 
     def _placeable_jobs(self) -> list[int]:
         out = []
