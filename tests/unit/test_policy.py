@@ -19,6 +19,8 @@ from kubesat.core.policy import (
     gpus_to_keep,
     max_gpus_with_runway,
     runway_seconds,
+    runway_table,
+    runway_with,
     score,
 )
 from kubesat.core.power import SECONDS_PER_HOUR, PowerSystem, bus_first_step
@@ -336,3 +338,61 @@ def test_drains_differ_by_policy():
     assert gpus_to_keep("predictive", POWER, v, 300.0).tolist() == [2, 4]
     assert gpus_to_keep("predictive", POWER, v, 250.0).tolist() == [3, 4]
     assert gpus_to_keep("predictive", POWER, v, 190.0).tolist() == [4, 4]
+
+
+def random_view(rng: np.random.Generator, n: int, thermal: bool) -> FleetView:
+    """Satellites in every state: some full, some in shadow, none forecast, with heat."""
+    busy = rng.integers(0, POWER.gpus + 1, n)
+    return view(
+        illumination=rng.choice([0.0, 0.5, 1.0], n),
+        soc_wh=rng.uniform(0.0, 1000.0, n),
+        busy_gpus=busy,
+        free_gpus=POWER.gpus - busy - rng.integers(0, 2, n) * (busy < POWER.gpus),
+        link=rng.random(n) < 0.5,
+        high_radiation=rng.random(n) < 0.2,
+        seconds_to_shadow=np.where(rng.random(n) < 0.1, np.inf, rng.uniform(0, 4000, n)),
+        shadow_seconds=rng.uniform(0, 2200, n),
+        upset=rng.random(n) < 0.1,
+        **({"thermal_seconds": rng.uniform(0, 9000, (n, POWER.gpus + 1))} if thermal else {}),
+    )
+
+
+@pytest.mark.parametrize("thermal", [False, True])
+def test_a_runway_table_gives_the_same_decisions_bit_for_bit(thermal: bool) -> None:
+    """The table the engine computes once per step changes no number the policy returns:
+    each column is `runway_seconds` of that count, and the filter, score, runway cap and
+    drain read from it exactly what they compute without it (counts beyond it too)."""
+    rng = np.random.default_rng(7)
+    plain = random_view(rng, 500, thermal)
+    table = runway_table(
+        POWER, plain.soc_wh, plain.seconds_to_shadow, plain.shadow_seconds, POWER.gpus + 1
+    )
+    tabled = FleetView(**{**plain.__dict__, "runway_by_gpus": table})
+    for gpus in range(table.shape[1]):
+        direct = runway_seconds(
+            POWER, plain.soc_wh, float(gpus), plain.seconds_to_shadow, plain.shadow_seconds
+        )
+        np.testing.assert_array_equal(table[:, gpus], direct)
+    loaded = plain.busy_gpus + 3  # past the table for the fuller satellites
+    assert (loaded >= table.shape[1]).any() and (loaded < table.shape[1]).any()
+    np.testing.assert_array_equal(
+        runway_with(POWER, tabled, loaded), runway_with(POWER, plain, loaded)
+    )
+    for gpus in (1, 2, 4):
+        for need in (0.0, 600.0, 3000.0):
+            np.testing.assert_array_equal(
+                feasible("predictive", POWER, tabled, gpus, False, need),
+                feasible("predictive", POWER, plain, gpus, False, need),
+            )
+            np.testing.assert_array_equal(
+                max_gpus_with_runway(POWER, tabled, need),
+                max_gpus_with_runway(POWER, plain, need),
+            )
+        np.testing.assert_array_equal(
+            score("predictive", POWER, tabled, gpus), score("predictive", POWER, plain, gpus)
+        )
+    lead = rng.uniform(100.0, 900.0, 500)
+    np.testing.assert_array_equal(
+        gpus_to_keep("predictive", POWER, tabled, lead),
+        gpus_to_keep("predictive", POWER, plain, lead),
+    )

@@ -130,12 +130,14 @@ def shadow_timing(
     Beyond the grid nothing is known: no further shadow counts as infinitely far.
     """
     t = shadow.shape[1]
-    index = np.arange(t)
-    never = t + 10**9
+    # step indices fit 32 bits (half the memory traffic of the default 64)
+    index = np.arange(t, dtype=np.int32)
+    never = np.int32(t + 10**9)
     next_shadow = np.minimum.accumulate(np.where(shadow, index, never)[:, ::-1], axis=1)[:, ::-1]
-    next_sun = np.minimum.accumulate(np.where(~shadow, index, t)[:, ::-1], axis=1)[:, ::-1]
+    next_sun = np.minimum.accumulate(np.where(~shadow, index, np.int32(t))[:, ::-1], axis=1)
+    next_sun = next_sun[:, ::-1]
     to_shadow = np.where(next_shadow >= never, np.inf, (next_shadow - index) * step_seconds)
-    start = np.minimum(next_shadow, t - 1)
+    start = np.minimum(next_shadow, np.int32(t - 1))
     sun_after = np.take_along_axis(next_sun, start, axis=1)
     length = np.where(next_shadow >= never, 0.0, (sun_after - start) * step_seconds)
     return to_shadow.astype(np.float32), length.astype(np.float32)

@@ -448,12 +448,13 @@ def geodetic(
     p = np.hypot(x, y)
     lon = np.arctan2(y, x)
     beta = np.arctan2(z * a, p * b)
-    for _ in range(2):
-        lat = np.arctan2(z + ep2 * b * np.sin(beta) ** 3, p - e2 * a * np.cos(beta) ** 3)
-        beta = np.arctan2((1 - f) * np.sin(lat), np.cos(lat))
-    sin_lat = np.sin(lat)
+    lat = np.arctan2(z + ep2 * b * np.sin(beta) ** 3, p - e2 * a * np.cos(beta) ** 3)
+    sin_lat, cos_lat = np.sin(lat), np.cos(lat)
+    beta = np.arctan2((1 - f) * sin_lat, cos_lat)
+    lat = np.arctan2(z + ep2 * b * np.sin(beta) ** 3, p - e2 * a * np.cos(beta) ** 3)
+    sin_lat, cos_lat = np.sin(lat), np.cos(lat)
     n = a / np.sqrt(1 - e2 * sin_lat**2)
-    alt = p * np.cos(lat) + (z + e2 * n * sin_lat) * sin_lat - n
+    alt = p * cos_lat + (z + e2 * n * sin_lat) * sin_lat - n
     return np.degrees(lat), np.degrees(lon), alt
 
 

@@ -47,6 +47,9 @@ class FleetView:
     throttling: NDArray[np.bool_] | None = None
     # seconds of ground contact left (0 out of contact); None: not known
     contact_left_seconds: NDArray[np.float64] | None = None
+    # (N, K + 1): `runway_table` of soc_wh, seconds_to_shadow and shadow_seconds (the
+    # runway with 0..K GPUs busy), computed once for the instant; None: computed per call
+    runway_by_gpus: NDArray[np.float64] | None = None
 
 
 def required_contact_seconds(checkpoint_write_seconds: float, margin_seconds: float) -> float:
@@ -56,13 +59,16 @@ def required_contact_seconds(checkpoint_write_seconds: float, margin_seconds: fl
     return 2.0 * checkpoint_write_seconds + 2.0 * margin_seconds
 
 
-def thermal_runway_seconds(view: FleetView, gpus: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Per satellite, seconds until the maximum temperature with `gpus` GPUs busy (inf
-    without a thermal model)."""
+def thermal_runway_seconds(
+    view: FleetView, gpus: NDArray[np.int64], rows: NDArray[np.int64] | None = None
+) -> NDArray[np.float64]:
+    """Per satellite (or per satellite of `rows`), seconds until the maximum temperature
+    with `gpus` GPUs busy (inf without a thermal model)."""
     if view.thermal_seconds is None:
         return np.full(gpus.shape, np.inf)
     top = view.thermal_seconds.shape[1] - 1
-    rows = np.arange(view.thermal_seconds.shape[0])
+    if rows is None:
+        rows = np.arange(view.thermal_seconds.shape[0])
     out: NDArray[np.float64] = view.thermal_seconds[rows, np.clip(gpus, 0, top)]
     return np.where(gpus > top, 0.0, out)
 
@@ -134,18 +140,65 @@ def runway_seconds(
     return np.asarray(runway, dtype=np.float64)
 
 
+def runway_table(
+    power: PowerSystem,
+    soc_wh: NDArray[np.float64],
+    seconds_to_shadow: NDArray[np.float64],
+    shadow_seconds: NDArray[np.float64],
+    most_gpus: int,
+) -> NDArray[np.float64]:
+    """(N, most_gpus + 1): per satellite, `runway_seconds` with 0..most_gpus GPUs busy.
+
+    The same numbers as calling `runway_seconds` per count: a policy that asks for many
+    counts at one instant looks them up here instead (`FleetView.runway_by_gpus`).
+    """
+    counts = np.arange(most_gpus + 1, dtype=np.float64)[None, :]
+    return runway_seconds(
+        power,
+        np.asarray(soc_wh)[:, None],
+        counts,
+        np.asarray(seconds_to_shadow)[:, None],
+        np.asarray(shadow_seconds)[:, None],
+    )
+
+
+def runway_with(
+    power: PowerSystem,
+    view: FleetView,
+    gpus: NDArray[np.int64],
+    rows: NDArray[np.int64] | None = None,
+) -> NDArray[np.float64]:
+    """Per satellite (or per satellite of `rows`), `runway_seconds` with `gpus[i]` GPUs
+    busy: looked up in the view's table where it covers the count, computed elsewhere."""
+    soc, tau, shadow = view.soc_wh, view.seconds_to_shadow, view.shadow_seconds
+    if rows is not None:
+        soc, tau, shadow = soc[rows], tau[rows], shadow[rows]
+    table = view.runway_by_gpus
+    if table is None or gpus.dtype.kind not in "iu":
+        return runway_seconds(power, soc, gpus.astype(np.float64), tau, shadow)
+    index = np.arange(table.shape[0]) if rows is None else rows
+    inside = (gpus >= 0) & (gpus < table.shape[1])
+    out = np.empty(gpus.shape)
+    out[inside] = table[index[inside], gpus[inside]]
+    outside = ~inside
+    if outside.any():
+        out[outside] = runway_seconds(
+            power, soc[outside], gpus[outside].astype(np.float64), tau[outside], shadow[outside]
+        )
+    return out
+
+
 def max_gpus_with_runway(
     power: PowerSystem, view: FleetView, required_seconds: float | NDArray[np.float64]
 ) -> NDArray[np.int64]:
     """Per satellite, the most GPUs (0..gpus) whose runway is at least `required_seconds`."""
-    counts = np.arange(power.gpus + 1, dtype=np.float64)[None, :]
-    runway = runway_seconds(
-        power,
-        view.soc_wh[:, None],
-        counts,
-        view.seconds_to_shadow[:, None],
-        view.shadow_seconds[:, None],
-    )
+    table = view.runway_by_gpus
+    if table is not None and table.shape[1] > power.gpus:
+        runway = table[:, : power.gpus + 1]
+    else:
+        runway = runway_table(
+            power, view.soc_wh, view.seconds_to_shadow, view.shadow_seconds, power.gpus
+        )
     ok = runway >= np.asarray(required_seconds, dtype=np.float64).reshape(-1, 1)
     if view.thermal_seconds is not None:
         # the heat forecast: no more GPUs than stay below the maximum temperature as long
@@ -199,15 +252,12 @@ def feasible(
         if view.contact_left_seconds is not None:
             ok &= view.contact_left_seconds >= required_contact_seconds
     if policy == "predictive":
-        runway = runway_seconds(
-            power,
-            view.soc_wh,
-            (view.busy_gpus + gpus).astype(np.float64),
-            view.seconds_to_shadow,
-            view.shadow_seconds,
-        )
-        ok &= runway >= required_runway_seconds
-        ok &= thermal_runway_seconds(view, view.busy_gpus + gpus) >= required_runway_seconds
+        # the runway only of the satellites the rest lets through
+        rows = np.flatnonzero(ok)
+        loaded = view.busy_gpus[rows] + gpus
+        fits = runway_with(power, view, loaded, rows) >= required_runway_seconds
+        fits &= thermal_runway_seconds(view, loaded, rows) >= required_runway_seconds
+        ok[rows] = fits
     return ok
 
 
@@ -228,14 +278,8 @@ def score(
         contact_part = contact_part / RUNWAY_SCORE_CAP_SECONDS
     if policy != "predictive":
         return np.asarray(view.free_gpus / capacity + contact_part, dtype=np.float64)
-    runway = runway_seconds(
-        power,
-        view.soc_wh,
-        (view.busy_gpus + gpus).astype(np.float64),
-        view.seconds_to_shadow,
-        view.shadow_seconds,
-    )
-    runway = np.minimum(runway, thermal_runway_seconds(view, view.busy_gpus + gpus))
+    loaded = view.busy_gpus + gpus
+    runway = np.minimum(runway_with(power, view, loaded), thermal_runway_seconds(view, loaded))
     runway_part = np.minimum(runway, RUNWAY_SCORE_CAP_SECONDS) / RUNWAY_SCORE_CAP_SECONDS
     battery_part = view.soc_wh / max(power.battery_wh, 1e-9)
     packing_part = 1.0 - view.free_gpus / capacity

@@ -30,7 +30,8 @@ from kubesat.core.policy import (
     max_gpus_with_runway,
     required_contact_seconds,
     required_runway_seconds,
-    runway_seconds,
+    runway_table,
+    runway_with,
     schedulable,
     score,
 )
@@ -144,6 +145,9 @@ class FleetEngine:
         self.k = 0
         # satellites
         self.soc = np.full(n, config.initial_state_of_charge * config.power.battery_wh)
+        # (battery, time to shadow, shadow length) objects and the runway table of them
+        self._runway_cache: tuple[tuple[NDArray[np.float64], ...], NDArray[np.float64]] | None
+        self._runway_cache = None
         self.powered = np.ones(n, np.bool_)
         self.restart_pending = np.zeros(n, np.bool_)  # low-voltage disconnect, charging
         self.down_until = np.zeros(n)  # payload off until (latch-up, restart after a cutoff)
@@ -205,6 +209,8 @@ class FleetEngine:
         self.unit_done = np.zeros(0, np.bool_)
         self.unit_running = np.zeros(0, np.bool_)
         self.unit_attempts = np.zeros(0, np.int64)
+        # each job's units are one contiguous run of the unit arrays (added together)
+        self.job_units: list[slice] = []
         # pod slots
         self.slot_state = np.zeros(0, np.int8)
         self.slot_unit = np.zeros(0, np.int64)
@@ -268,6 +274,7 @@ class FleetEngine:
         self.job_gang = np.append(self.job_gang, spec.gang)
         self.job_clock.add(self.now)
         units = spec.completions
+        self.job_units.append(slice(self.unit_job.size, self.unit_job.size + units))
         self.unit_job = np.append(self.unit_job, np.full(units, job, np.int64))
         self.unit_index = np.append(self.unit_index, np.arange(units, dtype=np.int64))
         self.unit_progress = np.append(self.unit_progress, np.zeros(units))
@@ -299,8 +306,13 @@ class FleetEngine:
             [j for j, spec in enumerate(self.jobs) if b.matches(spec.labels)] for b in self.budgets
         ]
 
+    def _live_slots(self) -> NDArray[np.bool_]:
+        """Slots in LIVE_STATES (restoring, running or writing: consecutive states)."""
+        return (self.slot_state >= RESTORING) & (self.slot_state <= WRITING)
+
     def _units_of(self, job: int) -> NDArray[np.int64]:
-        return np.flatnonzero(self.unit_job == job)
+        span = self.job_units[job]
+        return np.arange(span.start, span.stop, dtype=np.int64)
 
     # -- views ----------------------------------------------------------------------------
 
@@ -313,6 +325,26 @@ class FleetEngine:
     def free_gpus(self) -> NDArray[np.int64]:
         healthy = (self.gpu_broken_until <= self.now) & (self.gpu_owner < 0)
         return np.asarray(healthy.sum(axis=1), dtype=np.int64)
+
+    def _runway_table(self, column: Column) -> NDArray[np.float64] | None:
+        """The predictive policy's runway with 0..K GPUs busy on every satellite now (K:
+        every GPU plus the largest pod, so the score of a full satellite is a lookup too),
+        kept while the battery and forecast are the same objects (the drain and the
+        placement of one step share it)."""
+        if self.policy != "predictive":
+            return None
+        inputs = (self.soc, column.seconds_to_shadow, column.shadow_seconds)
+        most = self.g + max((spec.gpus_per_pod for spec in self.jobs), default=0)
+        cached = self._runway_cache
+        if (
+            cached is not None
+            and all(a is b for a, b in zip(cached[0], inputs, strict=True))
+            and cached[1].shape[1] > most
+        ):
+            return cached[1]
+        table = runway_table(self.power, *inputs, most)
+        self._runway_cache = (inputs, table)
+        return table
 
     def view(self, column: Column) -> FleetView:
         """What the policy sees of every satellite now."""
@@ -340,6 +372,7 @@ class FleetEngine:
                 if column.contact_seconds is None
                 else np.where(column.link, column.contact_seconds, 0.0)
             ),
+            runway_by_gpus=self._runway_table(column),
         )
 
     def thermal_forecast(self) -> NDArray[np.float64] | None:
@@ -516,7 +549,7 @@ class FleetEngine:
         spec = self.jobs[job]
         if reason is EndReason.COMPLETED:
             self.job_recent_failures[job] = 0
-            if self.unit_done[self._units_of(job)].all() and not self.job_complete[job]:
+            if self.unit_done[self.job_units[job]].all() and not self.job_complete[job]:
                 self.job_complete[job] = True
                 self.job_clock.finished_at[job] = self.now + self.dt
                 self.counters.jobs_completed += 1
@@ -555,11 +588,15 @@ class FleetEngine:
 
     def _budget_allows(self, job: int) -> str | None:
         """None when evicting a pod of `job` keeps every PodDisruptionBudget; else its name."""
-        live = np.isin(self.slot_state, LIVE_STATES)
+        live = None
         for budget, jobs in zip(self.budgets, self.budget_jobs, strict=True):
             if job not in jobs:
                 continue
-            healthy = int((np.isin(self.slot_job, jobs) & live).sum())
+            if live is None:
+                live = self._live_slots()
+            covered = np.zeros(len(self.jobs) + 1, np.bool_)  # the last entry: NO_POD
+            covered[jobs] = True
+            healthy = int((covered[self.slot_job] & live).sum())
             expected = sum(
                 min(self.jobs[j].parallelism, self.jobs[j].completions)
                 for j in jobs
@@ -755,7 +792,7 @@ class FleetEngine:
         link_jobs = np.array([spec.needs_ground_link for spec in self.jobs], np.bool_)
         if not link_jobs.any():
             return
-        live = np.isin(self.slot_state, LIVE_STATES) & (self.slot_job >= 0)
+        live = self._live_slots() & (self.slot_job >= 0)
         live &= link_jobs[np.maximum(self.slot_job, 0)]
         for slot in np.flatnonzero(live):
             sat = int(self.slot_sat[slot])
@@ -781,7 +818,12 @@ class FleetEngine:
         if self.policy == "predictive" and view.thermal_seconds is not None and (excess > 0).any():
             power_view = FleetView(**{**view.__dict__, "thermal_seconds": None})
             power_keep = gpus_to_keep(self.policy, self.power, power_view, lead)
-        for sat in np.flatnonzero(excess > 0):
+        over = np.flatnonzero(excess > 0)
+        runways = np.zeros(self.n)
+        if over.size:
+            # the runway each eviction reports: of the GPUs busy now, for all at once
+            runways[over] = runway_with(self.power, view, view.busy_gpus)[over]
+        for sat in over:
             slots = [
                 int(s)
                 for s in np.unique(self.gpu_owner[sat][self.gpu_owner[sat] >= 0])
@@ -795,15 +837,7 @@ class FleetEngine:
                 reason = EvictionReason.THERMAL  # the power runway alone would keep them
             else:
                 reason = EvictionReason.RUNWAY
-            runway = float(
-                runway_seconds(
-                    self.power,
-                    view.soc_wh[sat : sat + 1],
-                    view.busy_gpus[sat : sat + 1].astype(np.float64),
-                    view.seconds_to_shadow[sat : sat + 1],
-                    view.shadow_seconds[sat : sat + 1],
-                )[0]
-            )
+            runway = float(runways[sat])
             for slot in slots:
                 # a gang drained whole frees members here and on other satellites
                 if self._drained_since(int(sat), int(draining[sat])) >= excess[sat]:
@@ -838,13 +872,18 @@ class FleetEngine:
             self.slot_left[members] = self.write[job]
 
     def _drained_since(self, sat: int, before: int) -> int:
-        """GPUs of `sat` draining now beyond the `before` that were draining already."""
-        now_draining = (self.slot_sat == sat) & (self.slot_state == DRAINING)
+        """GPUs of `sat` draining now beyond the `before` that were draining already (a
+        pod's slot owns its GPUs on its satellite until it ends)."""
+        owners = self.gpu_owner[sat]
+        slots = np.unique(owners[owners >= 0])
+        now_draining = slots[self.slot_state[slots] == DRAINING]
         return int(self.slot_gpus[now_draining].sum()) - before
 
     def pending_units(self, job: int, limit: int) -> NDArray[np.int64]:
-        units = np.flatnonzero((self.unit_job == job) & ~self.unit_done & ~self.unit_running)
-        return units[:limit]
+        span = self.job_units[job]
+        waiting = ~self.unit_done[span] & ~self.unit_running[span]
+        units: NDArray[np.int64] = np.flatnonzero(waiting)[:limit] + span.start
+        return units
 
     def _placeable_jobs(self) -> list[int]:
         out = []
@@ -882,7 +921,7 @@ class FleetEngine:
                     self.required_runway(job),
                     contact,
                 )
-                pending.setdefault(key, []).extend(int(u) for u in units)
+                pending.setdefault(key, []).extend(units.tolist())
         if not pending:
             return
         # predictive keeps room for larger pods that will need a satellite soon (their
@@ -1432,7 +1471,8 @@ class FleetEngine:
         for job, spec in enumerate(self.jobs):
             if not self.job_active[job] or self.job_failed[job]:
                 continue
-            waiting = int((~self.unit_done & ~self.unit_running & (self.unit_job == job)).sum())
+            span = self.job_units[job]
+            waiting = int((~self.unit_done[span] & ~self.unit_running[span]).sum())
             pending += min(waiting, max(spec.parallelism - int(self.job_running[job]), 0))
         return pending
 

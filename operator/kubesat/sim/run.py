@@ -268,8 +268,8 @@ class _Traces:
     def record_jobs(self, engine: FleetEngine, column: Column) -> None:
         """Each Job's progress; where each running gang is, with the links around it."""
         for job, spec in enumerate(engine.jobs):
-            units = engine.unit_job == job
-            total = float(engine.work[job]) * max(int(units.sum()), 1)
+            units = engine.job_units[job]
+            total = float(engine.work[job]) * max(units.stop - units.start, 1)
             self.job_progress.setdefault(spec.name, []).append(
                 float(engine.unit_progress[units].sum()) / total
             )
