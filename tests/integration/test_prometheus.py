@@ -62,7 +62,8 @@ SPEEDUP = 600  # 2 simulated hours in 12 s of wall time
 SIMULATED = "2h"
 # What Grafana would put in the queries: a rate window of several 1 s scrapes
 GANG_CONSTELLATION = "three-body-12"
-GANG_JOB = "default/train-1b"  # 4 members of 4 GPUs, 2 s of compute per training step
+GANG_JOB = "default/train-1b"  # 8 members of 4 GPUs, 2 s of compute per training step
+GANG_MEMBERS, GANG_GPUS = 8, 32
 VARIABLES = {
     "constellation": f"sso-12|{GANG_CONSTELLATION}",
     "job_name": ".*",
@@ -307,8 +308,8 @@ def test_job_families_of_a_running_gang(live: Live):
     assert activity["compute"] > activity["exchange"] > 0.0  # 2 s of compute per step
     assert 0.0 < sum(activity.values()) <= 2 * 3600.0  # elapsed, at most the run
     [gpu] = values(live.instant(f"kubesat_job_gpu_seconds_total{{{job}}}"))
-    assert 0.0 < gpu <= 16 * 2 * 3600.0  # 16 GPUs held at most
-    assert values(live.instant(f"kubesat_job_gang_members{{{job}}}")) == [4.0]
+    assert 0.0 < gpu <= GANG_GPUS * 2 * 3600.0  # all its GPUs held at most
+    assert values(live.instant(f"kubesat_job_gang_members{{{job}}}")) == [float(GANG_MEMBERS)]
     # the step and the projection while the gang ran: from the range over the run
     steps = values(live.range(f"kubesat_job_step_seconds{{{job}}}"))
     assert steps and all(2.0 < step < 60.0 for step in steps)  # compute + all-reduce
