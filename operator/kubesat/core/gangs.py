@@ -84,13 +84,8 @@ def _exchange(
 
 def _ring(order: list[int], capacity: NDArray[np.int64], members: int) -> NDArray[np.int64]:
     """Members packed onto the satellites of `order`, each filled before the next."""
-    ring: list[int] = []
-    for sat in order:
-        take = min(int(capacity[sat]), members - len(ring))
-        ring.extend([sat] * take)
-        if len(ring) >= members:
-            break
-    return np.asarray(ring, np.int64)
+    satellites = np.asarray(order, np.int64)
+    return np.repeat(satellites, capacity[satellites])[:members].astype(np.int64)
 
 
 def place_gang(
