@@ -38,6 +38,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
+from kubesat.core.belts import SUBCELLS, belt_subcells, subcell_index
+
 FloatArray = NDArray[np.float64]
 
 SolarPhase = Literal["min", "max"]
@@ -80,6 +82,7 @@ _MAX_L: Final = 20.0  # L beyond this carries no trapped protons; caps open/unde
 _B_LOCAL_RANGE_NT: Final = (1e3, 1e5)  # any real |B| from the ground to 2000 km lies inside
 _PAD: Final = 4  # cells added on each side before the spline prefilter (edge effects)
 _CACHE_FORMAT: Final = 1
+_BELT_FORMAT: Final = 1  # of the cached belt mask (`kubesat.core.belts`)
 
 
 @dataclass(frozen=True)
@@ -277,8 +280,10 @@ class ProtonFluxGrid:
     spec: GridSpec
     inv_l: FloatArray = field(repr=False)  # (alt, lat, lon) 1/McIlwain L at the grid nodes
     b_local_nt: FloatArray = field(repr=False)  # (alt, lat, lon) field magnitude, nT
+    belt_cells_path: Path | None = field(default=None, repr=False)  # the belt mask's cache
     _inv_l_coef: FloatArray = field(init=False, repr=False)
     _b_coef: FloatArray = field(init=False, repr=False)
+    _belts: NDArray[np.bool_] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         """Check the model and energy and prepare the spline coefficients once."""
@@ -306,7 +311,7 @@ class ProtonFluxGrid:
         The cache file is `<cache_dir>/<hash of grid, model, aep8 version>.npz` (default
         `default_cache_dir()`), written to a temporary file and renamed, so concurrent
         builders never see a torn file. The energy threshold is applied at query time and
-        is not part of the key.
+        is not part of the key; the belt mask for it (`belt_cells`) is cached beside it.
         """
         solar = solar_phase(solar)
         spec = spec or GridSpec()
@@ -316,12 +321,13 @@ class ProtonFluxGrid:
         if arrays is None:
             arrays = _sample_grid(spec, solar)
             _write_cache(path, arrays)
-        return cls(solar, energy_mev, spec, arrays["inv_l"], arrays["b_local_nt"])
+        belts = directory / f"{spec.cache_key(solar)}-belts-{_BELT_FORMAT}-{energy_mev:g}MeV.npy"
+        return cls(solar, energy_mev, spec, arrays["inv_l"], arrays["b_local_nt"], belts)
 
-    def magnetic_coordinates(
+    def _grid_coordinates(
         self, lat_deg: ArrayLike, lon_deg: ArrayLike, altitude_km: ArrayLike
-    ) -> tuple[FloatArray, FloatArray]:
-        """Interpolated (L, B/B0) at geographic points in the model's frame (no drift)."""
+    ) -> tuple[FloatArray, tuple[int, ...]]:
+        """(3, M) coordinates into the coefficient arrays of geographic points, and their shape."""
         lat, lon, alt = np.broadcast_arrays(
             np.asarray(lat_deg, dtype=float),
             np.asarray(lon_deg, dtype=float),
@@ -340,6 +346,10 @@ class ProtonFluxGrid:
                 np.mod(lon + 180.0, 360.0) / spec.lon_step_deg + _PAD,
             ]
         ).reshape(3, -1)
+        return coords, alt.shape
+
+    def _interpolate(self, coords: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """(L, B/B0) at (3, M) grid coordinates."""
         inv_l = ndimage.map_coordinates(
             self._inv_l_coef, coords, order=3, mode="nearest", prefilter=False
         )
@@ -347,8 +357,33 @@ class ProtonFluxGrid:
             self._b_coef, coords, order=3, mode="nearest", prefilter=False
         )
         l_shell = 1.0 / np.clip(inv_l, 1.0 / _MAX_L, None)
-        b_over_b0 = b_local_nt * l_shell**3 / _DIPOLE_B0_NT
-        return l_shell.reshape(alt.shape), b_over_b0.reshape(alt.shape)
+        return l_shell, b_local_nt * l_shell**3 / _DIPOLE_B0_NT
+
+    def magnetic_coordinates(
+        self, lat_deg: ArrayLike, lon_deg: ArrayLike, altitude_km: ArrayLike
+    ) -> tuple[FloatArray, FloatArray]:
+        """Interpolated (L, B/B0) at geographic points in the model's frame (no drift)."""
+        coords, shape = self._grid_coordinates(lat_deg, lon_deg, altitude_km)
+        l_shell, b_over_b0 = self._interpolate(coords)
+        return l_shell.reshape(shape), b_over_b0.reshape(shape)
+
+    def belt_cells(self) -> NDArray[np.bool_]:
+        """The spline sub-cells where the flux may be nonzero (`kubesat.core.belts`), read
+        from `belt_cells_path` when it holds them, else computed (~9 s) and written there."""
+        if self._belts is None:
+            belts = _read_belt_cells(self.belt_cells_path, self._inv_l_coef.shape)
+            if belts is None:
+                belts = belt_subcells(
+                    self._inv_l_coef, self._b_coef, self._ap8_at, _MAX_L, _DIPOLE_B0_NT
+                )
+                if self.belt_cells_path is not None:
+                    _write_array(self.belt_cells_path, belts)
+            object.__setattr__(self, "_belts", belts)
+        assert self._belts is not None
+        return self._belts
+
+    def _ap8_at(self, l_shell: FloatArray, b_over_b0: FloatArray) -> FloatArray:
+        return ap8_integral_flux(l_shell, b_over_b0, self.energy_mev, self.solar)
 
     def flux(
         self, lat_deg: ArrayLike, lon_deg: ArrayLike, altitude_km: ArrayLike, year: ArrayLike
@@ -359,13 +394,36 @@ class ProtonFluxGrid:
         `saa_drift_deg`: the whole map moves north by dlat and west by dlon, which carries
         the SAA from its field-epoch position to the simulated date. Inputs broadcast
         (satellites x times); latitude is clipped to ±90 after the shift; altitude is
-        geodetic (WGS-84) and must lie within the grid.
+        geodetic (WGS-84) and must lie within the grid. Points in cells outside the belts
+        (`belt_cells`) are 0 without evaluating AP8, which gives 0 there as well.
         """
         north_deg, west_deg = saa_drift_deg(year, self.solar)
         lat = np.asarray(lat_deg, dtype=float) - north_deg
         lon = np.asarray(lon_deg, dtype=float) + west_deg
-        l_shell, b_over_b0 = self.magnetic_coordinates(lat, lon, altitude_km)
-        return ap8_integral_flux(l_shell, b_over_b0, self.energy_mev, self.solar)
+        coords, shape = self._grid_coordinates(lat, lon, altitude_km)
+        cell = subcell_index(coords)
+        inside = self.belt_cells()[cell[0], cell[1], cell[2]]
+        flux = np.zeros(inside.shape)
+        if inside.any():
+            l_shell, b_over_b0 = self._interpolate(coords[:, inside])
+            flux[inside] = ap8_integral_flux(l_shell, b_over_b0, self.energy_mev, self.solar)
+        return flux.reshape(shape)
+
+
+def _read_belt_cells(
+    path: Path | None, coefficient_shape: tuple[int, ...]
+) -> NDArray[np.bool_] | None:
+    """The belt mask cached at `path`, or None if missing, unreadable or for another grid."""
+    if path is None:
+        return None
+    try:
+        belts = np.load(path)
+    except (OSError, ValueError):
+        return None
+    shape = tuple((n - 3) * p for n, p in zip(coefficient_shape, SUBCELLS, strict=True))
+    if belts.dtype != np.bool_ or belts.shape != shape:
+        return None
+    return np.asarray(belts, dtype=np.bool_)
 
 
 def _read_cache(path: Path, spec: GridSpec) -> dict[str, FloatArray] | None:
@@ -379,6 +437,21 @@ def _read_cache(path: Path, spec: GridSpec) -> dict[str, FloatArray] | None:
     if any(a.shape != shape or not np.isfinite(a).all() for a in arrays.values()):
         return None
     return arrays
+
+
+def _write_array(path: Path, values: NDArray[np.bool_]) -> None:
+    """Write one array to `path` atomically (temporary file in the same directory, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        tmp = Path(handle.name)
+        try:
+            np.save(handle, values)
+            handle.flush()
+            os.fsync(handle.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    tmp.replace(path)
 
 
 def _write_cache(path: Path, arrays: dict[str, FloatArray]) -> None:
