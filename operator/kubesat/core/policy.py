@@ -203,8 +203,8 @@ def max_gpus_with_runway(
     if view.thermal_seconds is not None:
         # the heat forecast: no more GPUs than stay below the maximum temperature as long
         ok &= view.thermal_seconds >= np.asarray(required_seconds, dtype=np.float64).reshape(-1, 1)
-    # runway falls with load: the count of leading True values is the answer
-    leading = np.cumprod(ok, axis=1).sum(axis=1).astype(np.int64) - 1
+    # runway falls with load: the count of leading True values (the first False's index)
+    leading = np.where(ok.all(axis=1), ok.shape[1], ok.argmin(axis=1)).astype(np.int64) - 1
     # -1: not even the bus alone reaches the required runway; no GPU may run
     return np.asarray(np.maximum(leading, 0), dtype=np.int64)
 

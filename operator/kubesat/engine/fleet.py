@@ -96,6 +96,12 @@ GANG_BREAKING: Final = frozenset(
 )
 
 
+def count_per_row(mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """True values per row of an (N, G) mask: `mask.sum(axis=1)`, summed over a transposed
+    copy (numpy reduces a short trailing axis slowly; this is ~3x faster for G = 8)."""
+    return np.asarray(np.ascontiguousarray(mask.T).sum(axis=0), dtype=np.int64)
+
+
 @dataclass
 class Counters:
     """Totals since the start of the run (durable across operator restarts)."""
@@ -317,14 +323,13 @@ class FleetEngine:
     # -- views ----------------------------------------------------------------------------
 
     def busy_gpus(self) -> NDArray[np.int64]:
-        return np.asarray((self.gpu_owner >= 0).sum(axis=1), dtype=np.int64)
+        return count_per_row(self.gpu_owner >= 0)
 
     def healthy_gpus(self) -> NDArray[np.int64]:
-        return np.asarray((self.gpu_broken_until <= self.now).sum(axis=1), dtype=np.int64)
+        return count_per_row(self.gpu_broken_until <= self.now)
 
     def free_gpus(self) -> NDArray[np.int64]:
-        healthy = (self.gpu_broken_until <= self.now) & (self.gpu_owner < 0)
-        return np.asarray(healthy.sum(axis=1), dtype=np.int64)
+        return count_per_row((self.gpu_broken_until <= self.now) & (self.gpu_owner < 0))
 
     def _runway_table(self, column: Column) -> NDArray[np.float64] | None:
         """The predictive policy's runway with 0..K GPUs busy on every satellite now (K:

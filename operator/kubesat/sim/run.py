@@ -22,7 +22,7 @@ from kubesat.core.timebase import TimeGrid
 from kubesat.core.workloads import DisruptionBudget, JobSpec
 from kubesat.engine.config import EngineConfig
 from kubesat.engine.environment import Column, FluxModel, WindowedEnvironment, flux_model_for
-from kubesat.engine.fleet import FleetEngine
+from kubesat.engine.fleet import FleetEngine, count_per_row
 from kubesat.sim.outcome import REFUSED_BY_PDB, GangView, Outcome
 from kubesat.spec import ConstellationSpec, SpecError, parse_constellation, parse_job
 from kubesat.telemetry import FleetSnapshot
@@ -284,7 +284,7 @@ class _Traces:
             )
 
     def record(self, engine: FleetEngine, traced: NDArray[np.int64], battery_wh: float) -> None:
-        self.busy.append(engine.busy_gpus()[traced].astype(np.int16))
+        self.busy.append(count_per_row(engine.gpu_owner[traced] >= 0).astype(np.int16))
         self.soc.append((engine.soc[traced] / battery_wh).astype(np.float32))
         self.useful.append(engine.useful_gpu_seconds())
 
