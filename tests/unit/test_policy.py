@@ -396,3 +396,26 @@ def test_a_runway_table_gives_the_same_decisions_bit_for_bit(thermal: bool) -> N
         gpus_to_keep("predictive", POWER, tabled, lead),
         gpus_to_keep("predictive", POWER, plain, lead),
     )
+
+
+@pytest.mark.parametrize("bus_power_w", [0.0, 180.0])
+def test_runway_table_columns_are_runway_seconds_bit_for_bit(bus_power_w: float) -> None:
+    """Counts that charge in the sun and counts that drain, no shadow forecast, in shadow
+    now, an empty battery: each column equals `runway_seconds` of its count exactly."""
+    rng = np.random.default_rng(11)
+    power = PowerSystem(
+        solar_array_w=4000.0, bus_power_w=bus_power_w, gpu_power_w=700.0, gpus=8,
+        battery_wh=3000.0, charge_efficiency=0.93, discharge_efficiency=0.9,
+    )  # fmt: skip
+    n = 4000
+    soc = np.where(rng.random(n) < 0.1, 0.0, rng.uniform(0.0, power.battery_wh, n))
+    tau = rng.choice([np.inf, 0.0, 1.0], n, p=[0.15, 0.15, 0.7]) * rng.uniform(0.0, 6000.0, n)
+    tau = np.where(np.isnan(tau), np.inf, tau)
+    shadow = np.where(rng.random(n) < 0.1, 0.0, rng.uniform(0.0, 2400.0, n))
+    table = runway_table(power, soc, tau, shadow, 16)
+    net_sun_w = power.solar_array_w - power.bus_power_w - np.arange(17) * power.gpu_power_w
+    assert (net_sun_w >= 0).any() and (net_sun_w < 0).any()
+    for gpus in range(17):
+        np.testing.assert_array_equal(
+            table[:, gpus], runway_seconds(power, soc, float(gpus), tau, shadow)
+        )

@@ -149,17 +149,57 @@ def runway_table(
 ) -> NDArray[np.float64]:
     """(N, most_gpus + 1): per satellite, `runway_seconds` with 0..most_gpus GPUs busy.
 
-    The same numbers as calling `runway_seconds` per count: a policy that asks for many
-    counts at one instant looks them up here instead (`FleetView.runway_by_gpus`).
+    The same numbers as calling `runway_seconds` per count, bit for bit (the same
+    operations on the same values), computed once per step for the whole fleet: a policy
+    that asks for many counts at one instant looks them up here instead
+    (`FleetView.runway_by_gpus`). Which branch of the sunlit balance applies depends only
+    on the count, so each group of counts computes only its own.
     """
-    counts = np.arange(most_gpus + 1, dtype=np.float64)[None, :]
-    return runway_seconds(
-        power,
-        np.asarray(soc_wh)[:, None],
-        counts,
-        np.asarray(seconds_to_shadow)[:, None],
-        np.asarray(shadow_seconds)[:, None],
-    )
+    de, ce = power.discharge_efficiency, power.charge_efficiency
+    floor_wh = power.battery_wh * (1.0 - power.depth_of_discharge)
+    counts = np.arange(most_gpus + 1, dtype=np.float64)
+    gpu_w = counts * power.gpu_power_w
+    net_sun_w = power.solar_array_w - (power.bus_power_w + gpu_w)
+    tau = np.asarray(seconds_to_shadow, dtype=np.float64)[:, None]
+    shadow = np.asarray(shadow_seconds, dtype=np.float64)[:, None]
+    stored_wh = np.asarray(soc_wh, dtype=np.float64)[:, None]
+    usable_wh = np.maximum(stored_wh - floor_wh, 0.0)
+    forecast = np.isfinite(tau)
+    bus_keep_wh = np.where(forecast, power.bus_power_w * shadow / SECONDS_PER_HOUR / de, 0.0)
+    out = np.empty((tau.shape[0], counts.size))
+    charging = net_sun_w >= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for columns in (np.flatnonzero(charging), np.flatnonzero(~charging)):
+            if columns.size == 0:
+                continue
+            net, gpus_w = net_sun_w[columns][None, :], gpu_w[columns][None, :]
+            if charging[columns[0]]:
+                after_sun_wh = np.minimum(
+                    stored_wh + net * ce * tau / SECONDS_PER_HOUR, power.battery_wh
+                )
+                sun_runway = np.full(after_sun_wh.shape, np.inf)
+            else:
+                after_sun_wh = stored_wh + net * tau / SECONDS_PER_HOUR / de
+                spare = np.maximum(usable_wh - bus_keep_wh, 0.0) * de * SECONDS_PER_HOUR
+                sun_runway = spare / -net
+            at_entry_wh = np.maximum(after_sun_wh - floor_wh, 0.0)
+            for_gpus_j = (at_entry_wh - bus_keep_wh) * de * SECONDS_PER_HOUR
+            dark_runway = np.where(
+                gpus_w > 0,
+                np.maximum(for_gpus_j, 0.0) / gpus_w,
+                np.where(
+                    for_gpus_j >= 0,
+                    np.inf,
+                    at_entry_wh * de * SECONDS_PER_HOUR / max(power.bus_power_w, 1e-9),
+                ),
+            )
+            runway = np.where(
+                sun_runway < tau,
+                sun_runway,
+                np.where(dark_runway >= shadow, np.inf, tau + dark_runway),
+            )
+            out[:, columns] = np.where(np.isinf(tau), sun_runway, runway)
+    return out
 
 
 def runway_with(
