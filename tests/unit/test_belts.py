@@ -64,6 +64,23 @@ def test_a_point_on_a_cell_edge_is_in_the_piece_map_coordinates_uses() -> None:
     assert index[0].tolist() == [8, 7, 9, 9]
 
 
+def test_sub_cell_indices_match_their_definition() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.uniform(2.0, 40.0, (3, 100_000))
+    x[:, :100] = np.floor(x[:, :100])  # on cell edges
+    x[:, 100:200] = np.nextafter(np.floor(x[:, 100:200]), 0.0)  # just below them
+    subcells = (2, 4, 1)
+    whole = np.floor(x)
+    parts = np.array(subcells)[:, None]
+    expected = (whole.astype(int) - 1) * parts + np.floor((x - whole) * parts).astype(int)
+    np.testing.assert_array_equal(belts.subcell_index(x, subcells), expected)
+    shape = (200, 200, 200)
+    flat = belts.flat_subcell_index(x, shape, subcells)
+    np.testing.assert_array_equal(flat, np.ravel_multi_index(tuple(expected), shape))
+    with pytest.raises(ValueError, match="subcells: must be powers of two"):
+        belts.belt_subcells(np.zeros((5, 5, 5)), np.zeros((5, 5, 5)), np.abs, 20.0, 1.0, (3, 1, 1))
+
+
 @pytest.mark.parametrize("solar", ["min", "max"])
 @pytest.mark.parametrize("energy_mev", [DEFAULT_ENERGY_MEV, 1.0, 100.0])
 def test_ap8_flux_falls_as_b_over_b0_grows(solar: str, energy_mev: float) -> None:

@@ -30,7 +30,7 @@ FluxAt = Callable[[FloatArray, FloatArray], FloatArray]  # AP8 flux at (L, B/B0)
 # default 100 km x 2° x 4° grid. Measured on a 550 km Walker shell, where 10.6% of the
 # points see protons: 54% of the points lie in belt cells without subdividing, 30% with
 # this (the mask takes ~9 s to build, once per model and energy), 25% with (4, 2, 4) (~30 s).
-SUBCELLS: Final = (2, 2, 2)
+SUBCELLS: Final = (2, 2, 2)  # powers of two (`subcell_index` relies on it)
 MARGIN: Final = 0.01  # relative widening of the L range and lowering of B/B0
 CUTOFF_L_POINTS: Final = 20_000  # the cutoff table's L nodes (log-spaced)
 CUTOFF_BISECTIONS: Final = 48
@@ -136,6 +136,8 @@ def belt_subcells(
     subcells: tuple[int, int, int] = SUBCELLS,
 ) -> NDArray[np.bool_]:
     """True for the sub-cells where AP8 may give a nonzero flux (see the module)."""
+    if any(p < 1 or p & (p - 1) for p in subcells):
+        raise ValueError(f"subcells: must be powers of two, got {subcells}")
     inv_l_low, inv_l_high = spline_bounds(inv_l_coef, subcells)
     b_low, _ = spline_bounds(b_coef, subcells)
     l_low = 1.0 / np.maximum(inv_l_high, 1.0 / max_l)  # L = 1 / clip(1/L), as the grid does
@@ -154,8 +156,23 @@ def subcell_index(
     coords: FloatArray, subcells: tuple[int, int, int] = SUBCELLS
 ) -> NDArray[np.intp]:
     """(3, M) sub-cell indices of (3, M) spline coordinates, on the piece `map_coordinates`
-    uses (the one of floor(coordinate)), so a point on a cell edge is never misplaced."""
-    whole = np.floor(coords)
-    parts = np.asarray(subcells, dtype=np.intp)[:, None]
-    within = np.minimum(np.floor((coords - whole) * parts).astype(np.intp), parts - 1)
-    return (whole.astype(np.intp) - 1) * parts + within
+    uses (the one of floor(coordinate)), so a point on a cell edge is never misplaced.
+
+    floor(c x p) - p: with p a power of two, c x p is exact, so it splits into
+    floor(c) x p (the piece) plus the sub-cell within it.
+    """
+    parts = np.asarray(subcells, dtype=np.float64)[:, None]
+    return np.asarray(np.floor(coords * parts) - parts, dtype=np.intp)
+
+
+def flat_subcell_index(
+    coords: FloatArray, shape: tuple[int, ...], subcells: tuple[int, int, int] = SUBCELLS
+) -> NDArray[np.intp]:
+    """`subcell_index` as one index into a mask of `shape` raveled (fewer passes)."""
+    (pa, pl, po), (_, nl, no) = subcells, shape
+    index = np.floor(coords[0] * pa) - pa
+    index *= nl
+    index += np.floor(coords[1] * pl) - pl
+    index *= no
+    index += np.floor(coords[2] * po) - po
+    return np.asarray(index, dtype=np.intp)

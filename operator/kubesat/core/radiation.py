@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
-from kubesat.core.belts import SUBCELLS, belt_subcells, subcell_index
+from kubesat.core.belts import SUBCELLS, belt_subcells, flat_subcell_index
 
 FloatArray = NDArray[np.float64]
 
@@ -401,8 +401,8 @@ class ProtonFluxGrid:
         lat = np.asarray(lat_deg, dtype=float) - north_deg
         lon = np.asarray(lon_deg, dtype=float) + west_deg
         coords, shape = self._grid_coordinates(lat, lon, altitude_km)
-        cell = subcell_index(coords)
-        inside = self.belt_cells()[cell[0], cell[1], cell[2]]
+        belts = self.belt_cells()
+        inside = belts.ravel()[flat_subcell_index(coords, belts.shape)]
         flux = np.zeros(inside.shape)
         if inside.any():
             l_shell, b_over_b0 = self._interpolate(coords[:, inside])
