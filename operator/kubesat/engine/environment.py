@@ -146,9 +146,11 @@ def extend_runs(
     (start, until) pairs of the chunks before it, in order, a run not found takes the new
     chunk's first run and a run reaching `end_step` ends at the new chunk's first False."""
     first_start, first_until, first_off = newer[0][:, 0], newer[1][:, 0], newer[2]
+    found = first_start != NEVER_STEP  # rows with no run in the new chunk either stay open
     for start, until in reversed(older):
         # starts and ends never decrease along a row: what is still open is a suffix
-        rows = np.flatnonzero(until[:, -1] >= end_step)
+        last = until[:, -1]
+        rows = np.flatnonzero((last == end_step) | ((last == NEVER_STEP) & found))
         if rows.size == 0:
             break
         s, u = start[rows], until[rows]
