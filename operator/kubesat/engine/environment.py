@@ -129,11 +129,14 @@ def next_runs(
     """
     end_step = first_step + mask.shape[1]
     index = np.arange(first_step, end_step, dtype=np.int32)
-    start = np.minimum.accumulate(np.where(mask, index, NEVER_STEP)[:, ::-1], axis=1)[:, ::-1]
-    off = np.where(~mask, index, np.int32(end_step))
-    off = np.minimum.accumulate(off[:, ::-1], axis=1)[:, ::-1]
-    last = np.minimum(start, np.int32(end_step - 1)) - np.int32(first_step)
-    until = np.where(start == NEVER_STEP, NEVER_STEP, np.take_along_axis(off, last, axis=1))
+
+    def next_of(values: NDArray[np.int32]) -> NDArray[np.int32]:
+        return np.minimum.accumulate(values[:, ::-1], axis=1)[:, ::-1]
+
+    start = next_of(np.where(mask, index, NEVER_STEP))
+    off = next_of(np.where(mask, np.int32(end_step), index))
+    # the end of the run at each True step, the first one ahead elsewhere (ends only grow)
+    until = next_of(np.where(mask, off, NEVER_STEP))
     return start, until, off[:, 0].copy()
 
 
