@@ -38,7 +38,7 @@ UPSET_CHUNK_SECONDS: Final = 1800.0  # upsets drawn 30 simulated minutes at a ti
 CHUNK_SECONDS: Final = 1800.0  # the operator's environment window grows by this much
 MIN_HORIZON_SECONDS: Final = 2.5 * 3600.0  # a LEO orbit (~95 min) plus its longest eclipse
 MAX_HORIZON_SECONDS: Final = 30 * 3600.0
-TIMING_SATELLITES: Final = 2048  # shadow timing in slices of satellites (bounds temporaries)
+NEVER_STEP: Final = np.int32(np.iinfo(np.int32).max)  # no such step in the window
 
 FluxModel = Callable[[Any, Any, Any], Any]
 
@@ -116,6 +116,64 @@ def _select(events: UpsetEvents, step_from: int, step_to: int, step: float) -> U
     return events.select((events.time_seconds >= t0) & (events.time_seconds < t1))
 
 
+def next_runs(
+    mask: NDArray[np.bool_], first_step: int
+) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]:
+    """Per satellite and step of a chunk starting at `first_step`: the step its next run of
+    True starts and the step that run ends (absolute steps), and its first False step.
+
+    `shadow_timing`'s reverse minimum-accumulates over one chunk: a run that does not start
+    in the chunk is NEVER_STEP (start and end), a run or a search for False that reaches
+    the chunk's end stops there (the chunk's end step), as `shadow_timing` stops at the end
+    of its grid.
+    """
+    end_step = first_step + mask.shape[1]
+    index = np.arange(first_step, end_step, dtype=np.int32)
+
+    def next_of(values: NDArray[np.int32]) -> NDArray[np.int32]:
+        return np.minimum.accumulate(values[:, ::-1], axis=1)[:, ::-1]
+
+    start = next_of(np.where(mask, index, NEVER_STEP))
+    off = next_of(np.where(mask, np.int32(end_step), index))
+    # the end of the run at each True step, the first one ahead elsewhere (ends only grow)
+    until = next_of(np.where(mask, off, NEVER_STEP))
+    return start, until, off[:, 0].copy()
+
+
+def extend_runs(
+    older: Sequence[tuple[NDArray[np.int32], NDArray[np.int32]]],
+    end_step: int,
+    newer: tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]],
+) -> None:
+    """Carry runs into the chunk `newer` (`next_runs` of it) appended at `end_step`: in the
+    (start, until) pairs of the chunks before it, in order, a run not found takes the new
+    chunk's first run and a run reaching `end_step` ends at the new chunk's first False."""
+    first_start, first_until, first_off = newer[0][:, 0], newer[1][:, 0], newer[2]
+    found = first_start != NEVER_STEP  # rows with no run in the new chunk either stay open
+    for start, until in reversed(older):
+        # starts and ends never decrease along a row: what is still open is a suffix
+        last = until[:, -1]
+        rows = np.flatnonzero((last == end_step) | ((last == NEVER_STEP) & found))
+        if rows.size == 0:
+            break
+        s, u = start[rows], until[rows]
+        never = u == NEVER_STEP
+        start[rows] = np.where(never, first_start[rows, None], s)
+        carried = np.where(u == end_step, first_off[rows, None], u)
+        until[rows] = np.where(never, first_until[rows, None], carried)
+
+
+def run_timing(
+    start: NDArray[np.int32], until: NDArray[np.int32], step: int, step_seconds: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Seconds to the next run and its length (or what is left) at `step`, rounded through
+    float32 exactly as `shadow_timing` gives them."""
+    to_run = np.where(start == NEVER_STEP, np.inf, (start - step) * step_seconds)
+    length = (until - start) * step_seconds  # 0 with no run (NEVER_STEP - NEVER_STEP)
+    f32 = np.float32
+    return to_run.astype(f32).astype(np.float64), length.astype(f32).astype(np.float64)
+
+
 class ConditionsEnvironment:
     """Columns read from a run's precomputed conditions (the simulator)."""
 
@@ -172,7 +230,9 @@ class ConditionsEnvironment:
         return self.upsets(0, steps)
 
 
-TIMING_FIELDS: Final = ("to_shadow", "shadow", "to_contact", "contact")
+# chunk keys of the (start, until) steps of the next shadow and the next ground contact
+SHADOW_RUNS: Final = ("shadow_from", "shadow_until")
+CONTACT_RUNS: Final = ("contact_from", "contact_until")
 
 
 class WindowedEnvironment:
@@ -197,7 +257,6 @@ class WindowedEnvironment:
         self._first_chunk = 0
         self._chunks: list[dict[str, NDArray[Any]]] = []
         self._upsets: dict[int, UpsetEvents] = {}
-        self._timing: dict[str, NDArray[Any]] | None = None
 
     @property
     def first_step(self) -> int:
@@ -229,12 +288,10 @@ class WindowedEnvironment:
             self._first_chunk = first
             for old in [c for c in self._upsets if c < first]:
                 del self._upsets[old]
-        changed = drop > 0
         while self._first_chunk + len(self._chunks) <= last:
             self._chunks.append(self._compute_chunk(self._first_chunk + len(self._chunks)))
-            changed = True
-        if changed or self._timing is None:
-            self._timing = self._shadow_and_contact_timing()
+            self._add_runs(len(self._chunks) - 1, SHADOW_RUNS)
+            self._add_runs(len(self._chunks) - 1, CONTACT_RUNS)
 
     def _grid(self, chunk: int) -> TimeGrid:
         steps = np.arange(chunk * self.chunk_steps, (chunk + 1) * self.chunk_steps)
@@ -249,8 +306,8 @@ class WindowedEnvironment:
             data["link"], data["downlink_bps"] = compute_link_rate(
                 self.fleet, sky, self.spec.stations
             )
-        if self._chunks:
-            self._timing = self._shadow_and_contact_timing()
+        for i in range(len(self._chunks)):
+            self._add_runs(i, CONTACT_RUNS)
 
     def _compute_chunk(self, chunk: int) -> dict[str, NDArray[Any]]:
         grid = self._grid(chunk)
@@ -276,37 +333,37 @@ class WindowedEnvironment:
             ),
         }
 
-    def _stacked(self, name: str) -> NDArray[Any]:
-        return np.concatenate([c[name] for c in self._chunks], axis=1)
-
-    def _shadow_and_contact_timing(self) -> dict[str, NDArray[Any]]:
-        shadow = self._stacked("illumination") < 1.0
-        link = self._stacked("link")
-        timing = {name: np.empty(shadow.shape, np.float32) for name in TIMING_FIELDS}
-        for lo in range(0, self.n, TIMING_SATELLITES):
-            part = slice(lo, lo + TIMING_SATELLITES)
-            timing["to_shadow"][part], timing["shadow"][part] = shadow_timing(
-                shadow[part], self.step_seconds
-            )
-            timing["to_contact"][part], timing["contact"][part] = shadow_timing(
-                link[part], self.step_seconds
-            )
-        return timing
+    def _add_runs(self, i: int, keys: tuple[str, str]) -> None:
+        """The next runs (`keys`) of window chunk i, carried into chunks 0..i-1 (whose
+        runs end at chunk i's start): only the new chunk is scanned."""
+        data = self._chunks[i]
+        mask = data["illumination"] < 1.0 if keys == SHADOW_RUNS else data["link"]
+        first_step = (self._first_chunk + i) * self.chunk_steps
+        runs = next_runs(mask, first_step)
+        older = [(c[keys[0]], c[keys[1]]) for c in self._chunks[:i]]
+        extend_runs(older, first_step, runs)
+        data[keys[0]], data[keys[1]] = runs[0], runs[1]
 
     def longest_shadow_seconds(self) -> float:
         """The longest shadow (penumbra included) any satellite sees in the window."""
-        if self._timing is None:
-            return 0.0
-        return float(np.max(self._timing["shadow"], initial=0.0))
+        steps = max(
+            (int(np.max(c[SHADOW_RUNS[1]] - c[SHADOW_RUNS[0]])) for c in self._chunks),
+            default=0,
+        )
+        return float(np.float32(steps * self.step_seconds))
 
     def column(self, step: int) -> Column:
         """The environment at `step` (computed first if the window does not cover it)."""
-        if self.needs(step) or self._timing is None:
+        if self.needs(step):
             self.ensure(step)
-        assert self._timing is not None
         chunk, j = divmod(step, self.chunk_steps)
         data = self._chunks[chunk - self._first_chunk]
-        k = step - self.first_step
+        to_shadow, shadow = run_timing(
+            data[SHADOW_RUNS[0]][:, j], data[SHADOW_RUNS[1]][:, j], step, self.step_seconds
+        )
+        to_contact, contact = run_timing(
+            data[CONTACT_RUNS[0]][:, j], data[CONTACT_RUNS[1]][:, j], step, self.step_seconds
+        )
 
         def f64(values: NDArray[Any]) -> NDArray[np.float64]:
             return np.asarray(values, dtype=np.float64)
@@ -319,10 +376,10 @@ class WindowedEnvironment:
             latitude_deg=f64(data["latitude_deg"][:, j]),
             longitude_deg=f64(data["longitude_deg"][:, j]),
             altitude_km=f64(data["altitude_km"][:, j]),
-            seconds_to_shadow=f64(self._timing["to_shadow"][:, k]),
-            shadow_seconds=f64(self._timing["shadow"][:, k]),
-            seconds_to_contact=f64(self._timing["to_contact"][:, k]),
-            contact_seconds=f64(self._timing["contact"][:, k]),
+            seconds_to_shadow=to_shadow,
+            shadow_seconds=shadow,
+            seconds_to_contact=to_contact,
+            contact_seconds=contact,
             downlink_bps=f64(data["downlink_bps"][:, j]),
             position_km=f64(data["position_km"][:, j]) if "position_km" in data else None,
         )

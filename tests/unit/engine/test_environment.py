@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from kubesat.core.conditions import FleetConditions, compute_conditions
+from kubesat.core.conditions import FleetConditions, compute_conditions, shadow_timing
 from kubesat.core.geometry import Sky
 from kubesat.core.orbits import Fleet
 from kubesat.core.timebase import TimeGrid
@@ -26,7 +26,10 @@ from kubesat.engine.environment import (
     ConditionsEnvironment,
     FluxModel,
     WindowedEnvironment,
+    extend_runs,
     flux_model_for,
+    next_runs,
+    run_timing,
 )
 from kubesat.sim.run import LOOKAHEAD_SECONDS, load_scenario
 from kubesat.spec import ConstellationSpec
@@ -225,3 +228,174 @@ def test_positions_are_kept_only_with_links_and_match_sgp4(spec: ConstellationSp
         offset = np.array([step * spec.clock.step_seconds])
         expected = fleet.teme_km(TimeGrid(spec.clock.start_utc, offset))[:, 0]
         assert np.abs(column.position_km - expected).max() < 1e-3  # km
+
+
+# -- shadow and contact timing, kept incrementally chunk by chunk ---------------------------
+
+TIMING_FIELDS = ("seconds_to_shadow", "shadow_seconds", "seconds_to_contact", "contact_seconds")
+DAWN_DUSK = EXAMPLE.parent / "suncatcher-81.yaml"  # LTAN 18 h: no eclipse in November
+
+
+def whole_window_timing(env: WindowedEnvironment) -> dict[str, NDArray[np.float32]]:
+    """The timing of every step of the current window as `shadow_timing` gives it for the
+    window's masks stacked: (N, window steps) per field."""
+    chunks = env._chunks
+    shadow = np.concatenate([c["illumination"] for c in chunks], axis=1) < 1.0
+    link = np.concatenate([c["link"] for c in chunks], axis=1)
+    to_shadow, shadow_length = shadow_timing(shadow, env.step_seconds)
+    to_contact, contact_length = shadow_timing(link, env.step_seconds)
+    return dict(
+        zip(TIMING_FIELDS, (to_shadow, shadow_length, to_contact, contact_length), strict=True)
+    )
+
+
+def kept_timing(env: WindowedEnvironment, step: int) -> tuple[NDArray[np.float64], ...]:
+    """The timing fields at any step of the window, from the runs the window keeps."""
+    chunk, j = divmod(step, env.chunk_steps)
+    data = env._chunks[chunk - env._first_chunk]
+    shadow = run_timing(data["shadow_from"][:, j], data["shadow_until"][:, j], step, 10.0)
+    contact = run_timing(data["contact_from"][:, j], data["contact_until"][:, j], step, 10.0)
+    return shadow + contact
+
+
+class Reference:
+    """Checks columns against the whole window recomputed; on each new window, every step
+    of it (the steps near its end too, which no column reaches before the window grows)."""
+
+    def __init__(self, env: WindowedEnvironment) -> None:
+        assert env.step_seconds == 10.0
+        self.env = env
+        self.window = (-1, -1)
+        self.timing: dict[str, NDArray[np.float32]] = {}
+        self.windows = 0
+        self.seen: set[str] = set()
+
+    def check(self, step: int) -> Column:
+        column = self.env.column(step)
+        if (self.env.first_step, self.env.end_step) != self.window:
+            self.new_window()
+        k = step - self.env.first_step
+        for name in TIMING_FIELDS:
+            expected = np.asarray(self.timing[name][:, k], dtype=np.float64)
+            value = getattr(column, name)
+            assert value.dtype == expected.dtype and value.tobytes() == expected.tobytes(), (
+                step,
+                name,
+            )
+        return column
+
+    def new_window(self) -> None:
+        env = self.env
+        self.window = (env.first_step, env.end_step)
+        self.timing = timing = whole_window_timing(env)
+        self.windows += 1
+        assert env.longest_shadow_seconds() == float(np.max(timing["shadow_seconds"], initial=0.0))
+        for k, step in enumerate(range(env.first_step, env.end_step)):
+            for name, value in zip(TIMING_FIELDS, kept_timing(env, step), strict=True):
+                expected = np.asarray(timing[name][:, k], dtype=np.float64)
+                assert value.tobytes() == expected.tobytes(), (step, name)
+        # which of the cases the sentinels handle this window has
+        cases = {
+            "never in shadow": np.isinf(timing["seconds_to_shadow"][:, 0]),
+            "shadow past the end": timing["seconds_to_shadow"][:, -1] == 0.0,
+            "never in contact": np.isinf(timing["seconds_to_contact"][:, 0]),
+            "contact past the end": timing["seconds_to_contact"][:, -1] == 0.0,
+        }
+        self.seen |= {case for case, rows in cases.items() if rows.any()}
+
+
+@pytest.fixture(scope="module")
+def mixed_spec(spec: ConstellationSpec) -> ConstellationSpec:
+    """sso-12 (an eclipse every orbit) plus three dawn-dusk satellites that stay in
+    sunlight, with sso-12's one mid-latitude station (hours between passes), without
+    radiation (not what is tested here)."""
+    dawn_dusk = load_scenario(DAWN_DUSK).constellation.satellites[:3]
+    station = [s for s in spec.stations if s.name == "hartebeesthoek"]
+    return dataclasses.replace(
+        spec,
+        satellites=spec.satellites + dawn_dusk,
+        stations=tuple(station),
+        radiation=dataclasses.replace(spec.radiation, enabled=False),
+    )
+
+
+def test_incremental_timing_equals_the_whole_window_recomputed(
+    mixed_spec: ConstellationSpec,
+) -> None:
+    """Stepping through more than two windows' worth of steps: every timing field of every
+    column is, byte for byte, `shadow_timing` of the window at that moment."""
+    env = WindowedEnvironment(mixed_spec)
+    env.ensure(0)
+    window_steps = env.end_step - env.first_step
+    reference = Reference(env)
+    no_shadow_column = False
+    for step in range(2 * window_steps + env.chunk_steps):
+        column = reference.check(step)
+        no_shadow_column |= bool(np.isinf(column.seconds_to_shadow).any())
+    # the window slid past its first steps more than once, growing and dropping chunks
+    assert env.first_step > window_steps and reference.windows > 4
+    # the cases the sentinels handle all came up: the dawn-dusk satellites see no shadow
+    assert no_shadow_column
+    assert reference.seen == {
+        "never in shadow",
+        "shadow past the end",
+        "never in contact",
+        "contact past the end",
+    }
+
+
+def test_incremental_timing_through_catch_ups_restarts_and_station_changes(
+    mixed_spec: ConstellationSpec,
+) -> None:
+    """Several chunks appended at once, a window restarted ahead and behind, and the
+    stations changed mid-window: the timing stays that of the whole window recomputed."""
+    from kubesat.core.ground import GroundStation
+
+    env = WindowedEnvironment(mixed_spec)
+    reference = Reference(env)
+    for step in range(0, 200, 7):
+        reference.check(step)
+    env.ensure(200, 200 + 5 * env.chunk_steps)  # a catch-up: five more chunks in one call
+    for step in range(200, 200 + 6 * env.chunk_steps, 5):
+        reference.check(step)
+    env.set_stations((GroundStation("svalbard", 78.23, 15.41, 500.0, 5.0),))
+    reference.window = (-1, -1)
+    for step in range(1300, 1700, 3):
+        reference.check(step)
+    for step in (5000, 5001, 400, 401):  # far ahead, then back: a new window each time
+        reference.check(step)
+    env.set_stations(())
+    reference.window = (-1, -1)
+    column = reference.check(402)
+    assert np.isinf(column.seconds_to_contact).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_runs_kept_chunk_by_chunk_equal_shadow_timing(seed: int) -> None:
+    """Random masks with runs shorter and longer than a chunk, rows always and never True,
+    grown a chunk at a time and dropped from the front: `shadow_timing` of the kept steps."""
+    rng = np.random.default_rng(seed)
+    chunk_steps, chunks, step_seconds = 6, 12, 10.0
+    run_lengths = rng.integers(1, 3 * chunk_steps, size=(5, 4 * chunks))
+    rows = [np.repeat(np.arange(run_lengths.shape[1]) % 2 == 0, lengths) for lengths in run_lengths]
+    mask = np.stack([r[: chunk_steps * chunks] for r in rows])
+    mask[0], mask[1] = True, False
+    mask[2, -1] = True  # a run reaching the end of the grid
+    kept: list[tuple[NDArray[np.int32], NDArray[np.int32]]] = []
+    first_step = 0
+    for c in range(chunks):
+        if c >= 4 and c % 3 == 0:  # drop the two oldest chunks
+            kept, first_step = kept[2:], first_step + 2 * chunk_steps
+        lo = c * chunk_steps
+        runs = next_runs(mask[:, lo : lo + chunk_steps], lo)
+        extend_runs(kept, lo, runs)
+        kept.append((runs[0], runs[1]))
+        end_step = lo + chunk_steps
+        to_run, length = shadow_timing(mask[:, first_step:end_step], step_seconds)
+        start = np.concatenate([k[0] for k in kept], axis=1)
+        until = np.concatenate([k[1] for k in kept], axis=1)
+        for step in range(first_step, end_step):
+            j = step - first_step
+            got = run_timing(start[:, j], until[:, j], step, step_seconds)
+            assert got[0].tobytes() == to_run[:, j].astype(np.float64).tobytes(), (c, step)
+            assert got[1].tobytes() == length[:, j].astype(np.float64).tobytes(), (c, step)
