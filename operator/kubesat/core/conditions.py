@@ -86,11 +86,14 @@ def compute_conditions(
     stations: Sequence[GroundStation] = (),
     flux_model: FluxModel | None = None,
     keep_positions: bool = False,
+    timing: bool = True,
 ) -> FleetConditions:
     """Sample the environment of every satellite on the sky's (regular) grid.
 
     `keep_positions`: also return the TEME positions propagated on the way (float32,
-    12 bytes per satellite and step), for the links between satellites.
+    12 bytes per satellite and step), for the links between satellites. `timing=False`
+    leaves out the shadow timing (its two arrays have no steps): for a caller that times
+    shadows over more than this grid (`WindowedEnvironment`).
     """
     grid = sky.grid
     n, t = len(fleet), len(grid)
@@ -113,9 +116,9 @@ def compute_conditions(
         if flux_model is not None:
             flux[where] = flux_model(la, lo, alt)
     step = float(grid.offsets_seconds[1] - grid.offsets_seconds[0]) if t > 1 else 1.0
-    to_shadow = np.empty((n, t), np.float32)
-    shadow_length = np.empty((n, t), np.float32)
-    for where in fleet.chunks(max(1, chunk_size_for(grid) // 4)):
+    to_shadow = np.empty((n, t if timing else 0), np.float32)
+    shadow_length = np.empty((n, t if timing else 0), np.float32)
+    for where in fleet.chunks(max(1, chunk_size_for(grid) // 4)) if timing else ():
         to_shadow[where], shadow_length[where] = shadow_timing(illumination[where] < 1.0, step)
     return FleetConditions(
         grid, illumination, link, flux, lat, lon, height, to_shadow, shadow_length, rate, position

@@ -313,7 +313,12 @@ class WindowedEnvironment:
         grid = self._grid(chunk)
         keep_positions = self.spec.links is not None
         conditions = compute_conditions(
-            self.fleet, Sky.on(grid), self.spec.stations, self.flux_model, keep_positions
+            self.fleet,
+            Sky.on(grid),
+            self.spec.stations,
+            self.flux_model,
+            keep_positions,
+            timing=False,  # the window times shadows over all its chunks
         )
         positions = (
             {} if conditions.position_km is None else {"position_km": conditions.position_km}
