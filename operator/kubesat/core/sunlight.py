@@ -16,6 +16,9 @@ from numpy.typing import NDArray
 from kubesat.core.orbits import EARTH_RADIUS_KM
 
 SUN_RADIUS_KM: Final = 695_700.0  # IAU 2015 nominal solar radius
+# cos c below cos(a + b) by more than this: clearly in full sun (far above the ~1e-16
+# rounding of either test, far below any real penumbra's width in cos c)
+FULL_SUN_MARGIN: Final = 1e-9
 
 
 def _shadow_cosines(
@@ -69,7 +72,20 @@ def illuminated_fraction(
     In penumbra, the area of the solar disc not covered by the Earth's disc (two circles of
     radii a and b at distance c, small-angle plane geometry). Arrays are (..., 3), same frame.
     """
-    cos_c, sin_a, _, sin_b, _ = _shadow_cosines(sat_km, sun_km)
+    cos_c, sin_a, cos_a, sin_b, cos_b = _shadow_cosines(sat_km, sun_km)
+    # clearly in full sun (c > a + b by more than rounding, without inverse trigonometry):
+    # 1, as below; the geometry runs only for the rest (in LEO, under half the points)
+    rest = ~(cos_c < cos_a * cos_b - sin_a * sin_b - FULL_SUN_MARGIN)
+    out = np.ones(cos_c.shape)
+    if rest.any():
+        out[rest] = _disc_fraction(cos_c[rest], sin_a[rest], sin_b[rest])
+    return out
+
+
+def _disc_fraction(
+    cos_c: NDArray[np.float64], sin_a: NDArray[np.float64], sin_b: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """`illuminated_fraction` from the separation's cosine and the discs' sines."""
     c = np.arccos(np.clip(cos_c, -1.0, 1.0))
     a = np.arcsin(sin_a)
     b = np.arcsin(sin_b)
