@@ -201,6 +201,9 @@ class FleetEngine:
         self.job_gang = np.zeros(0, np.bool_)
         self.job_clock = JobClock()  # per-Job time accounting (the Job report)
         self.gang_waiting: dict[int, GangWait] = {}  # the last reason said, per gang
+        # live pods per Job while a drain step runs (`_live_by_job`), else None
+        self._counting_live = False
+        self._live_count: NDArray[np.int64] | None = None
         self.gang_reserved: dict[int, NDArray[np.bool_]] = {}  # kept for a waiting gang
         self.gang_steps: dict[int, GangStep] = {}  # running gangs' step this step
         self.links: LinkState | None = None  # the laser links now (with gangs to run)
@@ -593,15 +596,10 @@ class FleetEngine:
 
     def _budget_allows(self, job: int) -> str | None:
         """None when evicting a pod of `job` keeps every PodDisruptionBudget; else its name."""
-        live = None
         for budget, jobs in zip(self.budgets, self.budget_jobs, strict=True):
             if job not in jobs:
                 continue
-            if live is None:
-                live = self._live_slots()
-            covered = np.zeros(len(self.jobs) + 1, np.bool_)  # the last entry: NO_POD
-            covered[jobs] = True
-            healthy = int((covered[self.slot_job] & live).sum())
+            healthy = int(self._live_by_job()[jobs].sum())
             expected = sum(
                 min(self.jobs[j].parallelism, self.jobs[j].completions)
                 for j in jobs
@@ -610,6 +608,17 @@ class FleetEngine:
             if budget.allowed_disruptions(healthy, expected) < 1:
                 return budget.name
         return None
+
+    def _live_by_job(self) -> NDArray[np.int64]:
+        """Live pods (restoring, running, writing) per Job: counted once per drain step and
+        kept up to date by its evictions (nothing else changes a pod's state meanwhile)."""
+        if self._live_count is not None:
+            return self._live_count
+        live = self._live_slots() & (self.slot_job >= 0)
+        count = np.bincount(self.slot_job[live], minlength=len(self.jobs)).astype(np.int64)
+        if self._counting_live:
+            self._live_count = count
+        return count
 
     def _drain(self, slot: int) -> None:
         """Stop after writing a checkpoint (the grace period stands for the write)."""
@@ -632,6 +641,8 @@ class FleetEngine:
             self.decisions.append(EvictionRefused(pod, job, sat, refused_by, self.now))
             return False
         for member in self._members(slot):
+            if self._live_count is not None and RESTORING <= self.slot_state[member] <= WRITING:
+                self._live_count[job] -= 1
             self._drain(member)
             self.slot_evicted[member] = True
             self.counters.add(self.counters.evictions, reason.value)
@@ -809,6 +820,13 @@ class FleetEngine:
     def _drain_step(self, view: FleetView) -> None:
         if self.policy == "none":
             return
+        self._counting_live = True
+        try:
+            self._drain_pods(view)
+        finally:
+            self._counting_live, self._live_count = False, None
+
+    def _drain_pods(self, view: FleetView) -> None:
         self._drain_link_bound(view)
         if self.policy == "predictive":
             self._checkpoint_gangs_in_radiation(view)
