@@ -140,6 +140,9 @@ def runway_seconds(
     return np.asarray(runway, dtype=np.float64)
 
 
+RUNWAY_TABLE_ROWS: Final = 512  # satellites per block of the runway table
+
+
 def runway_table(
     power: PowerSystem,
     soc_wh: NDArray[np.float64],
@@ -153,8 +156,27 @@ def runway_table(
     operations on the same values), computed once per step for the whole fleet: a policy
     that asks for many counts at one instant looks them up here instead
     (`FleetView.runway_by_gpus`). Which branch of the sunlit balance applies depends only
-    on the count, so each group of counts computes only its own.
+    on the count, so each group of counts computes only its own; rows go in blocks whose
+    temporaries stay in the CPU's cache.
     """
+    soc, tau, shadow = (
+        np.asarray(a, dtype=np.float64) for a in (soc_wh, seconds_to_shadow, shadow_seconds)
+    )
+    out = np.empty((soc.shape[0], most_gpus + 1))
+    for lo in range(0, soc.shape[0], RUNWAY_TABLE_ROWS):
+        rows = slice(lo, lo + RUNWAY_TABLE_ROWS)
+        out[rows] = _runway_rows(power, soc[rows], tau[rows], shadow[rows], most_gpus)
+    return out
+
+
+def _runway_rows(
+    power: PowerSystem,
+    soc_wh: NDArray[np.float64],
+    seconds_to_shadow: NDArray[np.float64],
+    shadow_seconds: NDArray[np.float64],
+    most_gpus: int,
+) -> NDArray[np.float64]:
+    """`runway_table` of a block of satellites."""
     de, ce = power.discharge_efficiency, power.charge_efficiency
     floor_wh = power.battery_wh * (1.0 - power.depth_of_discharge)
     counts = np.arange(most_gpus + 1, dtype=np.float64)
