@@ -898,9 +898,7 @@ class FleetEngine:
         """GPUs of `sat` draining now beyond the `before` that were draining already (a
         pod's slot owns its GPUs on its satellite until it ends)."""
         owners = self.gpu_owner[sat]
-        slots = np.unique(owners[owners >= 0])
-        now_draining = slots[self.slot_state[slots] == DRAINING]
-        return int(self.slot_gpus[now_draining].sum()) - before
+        return int(np.count_nonzero(self.slot_state[owners[owners >= 0]] == DRAINING)) - before
 
     def pending_units(self, job: int, limit: int) -> NDArray[np.int64]:
         span = self.job_units[job]
