@@ -261,12 +261,19 @@ def max_gpus_with_runway(
         runway = runway_table(
             power, view.soc_wh, view.seconds_to_shadow, view.shadow_seconds, power.gpus
         )
-    ok = runway >= np.asarray(required_seconds, dtype=np.float64).reshape(-1, 1)
+    required = np.asarray(required_seconds, dtype=np.float64).reshape(1, -1)
+    # one row per GPU count (contiguous rows: numpy reduces short trailing axes slowly)
+    ok = np.ascontiguousarray(runway.T) >= required
     if view.thermal_seconds is not None:
         # the heat forecast: no more GPUs than stay below the maximum temperature as long
-        ok &= view.thermal_seconds >= np.asarray(required_seconds, dtype=np.float64).reshape(-1, 1)
+        ok &= np.ascontiguousarray(view.thermal_seconds.T) >= required
     # runway falls with load: the count of leading True values (the first False's index)
-    leading = np.where(ok.all(axis=1), ok.shape[1], ok.argmin(axis=1)).astype(np.int64) - 1
+    alive = ok[0].copy()
+    leading = alive.astype(np.int64)
+    for row in ok[1:]:
+        alive &= row
+        leading += alive
+    leading -= 1
     # -1: not even the bus alone reaches the required runway; no GPU may run
     return np.asarray(np.maximum(leading, 0), dtype=np.int64)
 
