@@ -190,37 +190,37 @@ def _runway_rows(
     bus_keep_wh = np.where(forecast, power.bus_power_w * shadow / SECONDS_PER_HOUR / de, 0.0)
     out = np.empty((tau.shape[0], counts.size))
     charging = net_sun_w >= 0
+    unknown = np.isinf(tau)  # no shadow forecast: only the sunlit balance counts
     with np.errstate(divide="ignore", invalid="ignore"):
-        for columns in (np.flatnonzero(charging), np.flatnonzero(~charging)):
+        for sunlit_charges, loaded in ((True, True), (True, False), (False, True), (False, False)):
+            columns = np.flatnonzero((charging == sunlit_charges) & ((gpu_w > 0) == loaded))
             if columns.size == 0:
                 continue
             net, gpus_w = net_sun_w[columns][None, :], gpu_w[columns][None, :]
-            if charging[columns[0]]:
+            if sunlit_charges:
                 after_sun_wh = np.minimum(
                     stored_wh + net * ce * tau / SECONDS_PER_HOUR, power.battery_wh
                 )
-                sun_runway = np.full(after_sun_wh.shape, np.inf)
             else:
                 after_sun_wh = stored_wh + net * tau / SECONDS_PER_HOUR / de
-                spare = np.maximum(usable_wh - bus_keep_wh, 0.0) * de * SECONDS_PER_HOUR
-                sun_runway = spare / -net
             at_entry_wh = np.maximum(after_sun_wh - floor_wh, 0.0)
             for_gpus_j = (at_entry_wh - bus_keep_wh) * de * SECONDS_PER_HOUR
-            dark_runway = np.where(
-                gpus_w > 0,
-                np.maximum(for_gpus_j, 0.0) / gpus_w,
-                np.where(
+            if loaded:
+                dark_runway = np.maximum(for_gpus_j, 0.0) / gpus_w
+            else:
+                dark_runway = np.where(
                     for_gpus_j >= 0,
                     np.inf,
                     at_entry_wh * de * SECONDS_PER_HOUR / max(power.bus_power_w, 1e-9),
-                ),
-            )
-            runway = np.where(
-                sun_runway < tau,
-                sun_runway,
-                np.where(dark_runway >= shadow, np.inf, tau + dark_runway),
-            )
-            out[:, columns] = np.where(np.isinf(tau), sun_runway, runway)
+                )
+            through_shadow = np.where(dark_runway >= shadow, np.inf, tau + dark_runway)
+            if sunlit_charges:  # the sunlit runway is endless: the shadow decides
+                out[:, columns] = np.where(unknown, np.inf, through_shadow)
+                continue
+            spare = np.maximum(usable_wh - bus_keep_wh, 0.0) * de * SECONDS_PER_HOUR
+            sun_runway = spare / -net
+            runway = np.where(sun_runway < tau, sun_runway, through_shadow)
+            out[:, columns] = np.where(unknown, sun_runway, runway)
     return out
 
 
