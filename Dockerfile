@@ -28,10 +28,11 @@ RUN mkdir -p operator/kubesat \
 COPY operator ./operator
 RUN /opt/kubesat/venv/bin/pip install --no-deps '.[operator]' \
     && /opt/kubesat/venv/bin/kubesat --help >/dev/null
-# The AP8 trapped-proton grids (solar minimum and maximum) take ~30-45 s each to trace:
-# do it once here. The chart's init container copies them into its writable cache.
+# The AP8 trapped-proton grids (solar minimum and maximum) take ~30-45 s each to trace,
+# and their belt masks ~9 s each: do it once here. The chart's init container copies
+# them into its writable cache.
 RUN KUBESAT_CACHE=/opt/kubesat/cache /opt/kubesat/venv/bin/python -c \
-    "from kubesat.core.radiation import ProtonFluxGrid; [ProtonFluxGrid.load_or_build(s) for s in ('min', 'max')]" \
+    "from kubesat.core.radiation import ProtonFluxGrid; [ProtonFluxGrid.load_or_build(s).belt_cells() for s in ('min', 'max')]" \
     && chmod -R a+rX /opt/kubesat/cache
 
 FROM ${PYTHON_IMAGE}

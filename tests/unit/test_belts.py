@@ -108,9 +108,14 @@ def masked_and_full(grid: ProtonFluxGrid, points: int, seed: int) -> tuple[np.nd
     return masked, ap8_integral_flux(l_shell, b_over_b0, grid.energy_mev, grid.solar)
 
 
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("belts-cache")
+
+
 @pytest.mark.parametrize("solar", ["min", "max"])
-def test_masked_flux_is_the_full_evaluation_bit_for_bit(solar: str, tmp_path: Path) -> None:
-    grid = ProtonFluxGrid.load_or_build(solar, spec=LEO_SPEC, cache_dir=tmp_path)  # type: ignore[arg-type]
+def test_masked_flux_is_the_full_evaluation_bit_for_bit(solar: str, cache_dir: Path) -> None:
+    grid = ProtonFluxGrid.load_or_build(solar, spec=LEO_SPEC, cache_dir=cache_dir)  # type: ignore[arg-type]
     masked, full = masked_and_full(grid, 1_000_000, seed=2)
     assert np.array_equal(masked, full)
     inside = grid.belt_cells()
@@ -125,14 +130,15 @@ def test_the_default_grid_is_exact_at_every_altitude() -> None:
     assert np.array_equal(masked, full)
 
 
-def test_a_cached_mask_is_reused_and_a_bad_one_rebuilt(tmp_path: Path) -> None:
-    grid = ProtonFluxGrid.load_or_build("min", spec=LEO_SPEC, cache_dir=tmp_path)
+def test_a_cached_mask_is_reused_and_a_bad_one_rebuilt(cache_dir: Path) -> None:
+    grid = ProtonFluxGrid.load_or_build("min", spec=LEO_SPEC, cache_dir=cache_dir)
     path = grid.belt_cells_path
     assert path is not None
     first = grid.belt_cells()
-    again = ProtonFluxGrid.load_or_build("min", spec=LEO_SPEC, cache_dir=tmp_path)
+    assert path.exists()
+    again = ProtonFluxGrid.load_or_build("min", spec=LEO_SPEC, cache_dir=cache_dir)
     assert np.array_equal(again.belt_cells(), first)
     np.save(path, np.zeros((2, 2), np.bool_))  # a mask for another grid
-    rebuilt = ProtonFluxGrid.load_or_build("min", spec=LEO_SPEC, cache_dir=tmp_path)
+    rebuilt = ProtonFluxGrid.load_or_build("min", spec=LEO_SPEC, cache_dir=cache_dir)
     assert np.array_equal(rebuilt.belt_cells(), first)
     assert np.load(path).shape == first.shape

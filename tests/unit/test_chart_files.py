@@ -284,11 +284,12 @@ def test_dockerfile_runtime_matches_the_chart():
     assert any("/opt/kubesat/cache" in line for line in final)
 
 
-def test_dockerfile_bakes_the_ap8_grids_with_an_existing_api():
+def test_dockerfile_bakes_the_ap8_grids_and_belt_masks_with_an_existing_api():
     from kubesat.core.radiation import ProtonFluxGrid
 
-    assert callable(ProtonFluxGrid.load_or_build)
-    assert "ProtonFluxGrid.load_or_build(s) for s in ('min', 'max')" in DOCKERFILE.read_text()
+    assert callable(ProtonFluxGrid.load_or_build) and callable(ProtonFluxGrid.belt_cells)
+    baked = "ProtonFluxGrid.load_or_build(s).belt_cells() for s in ('min', 'max')"
+    assert baked in DOCKERFILE.read_text()
 
 
 def test_dockerignore_is_an_allow_list():
