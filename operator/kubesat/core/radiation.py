@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Final, Literal
+from typing import IO, Final, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -439,34 +439,33 @@ def _read_cache(path: Path, spec: GridSpec) -> dict[str, FloatArray] | None:
     return arrays
 
 
-def _write_array(path: Path, values: NDArray[np.bool_]) -> None:
-    """Write one array to `path` atomically (temporary file in the same directory, rename)."""
+def _write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write `path` with `write` atomically (temporary file in the same directory, rename),
+    so concurrent builders never see a torn file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
         tmp = Path(handle.name)
         try:
-            np.save(handle, values)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
     tmp.replace(path)
+
+
+def _write_array(path: Path, values: NDArray[np.bool_]) -> None:
+    """Write one array to `path` atomically."""
+    _write_atomically(path, lambda handle: np.save(handle, values))
 
 
 def _write_cache(path: Path, arrays: dict[str, FloatArray]) -> None:
-    """Write arrays to `path` atomically (temporary file in the same directory, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        tmp = Path(handle.name)
-        try:
-            np.savez(handle, inv_l=arrays["inv_l"], b_local_nt=arrays["b_local_nt"])
-            handle.flush()
-            os.fsync(handle.fileno())
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    tmp.replace(path)
+    """Write the grid's arrays to `path` atomically."""
+    _write_atomically(
+        path,
+        lambda handle: np.savez(handle, inv_l=arrays["inv_l"], b_local_nt=arrays["b_local_nt"]),
+    )
 
 
 def upset_rate_per_second(

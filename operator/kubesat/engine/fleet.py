@@ -202,7 +202,6 @@ class FleetEngine:
         self.job_clock = JobClock()  # per-Job time accounting (the Job report)
         self.gang_waiting: dict[int, GangWait] = {}  # the last reason said, per gang
         # live pods per Job while a drain step runs (`_live_by_job`), else None
-        self._counting_live = False
         self._live_count: NDArray[np.int64] | None = None
         self.gang_reserved: dict[int, NDArray[np.bool_]] = {}  # kept for a waiting gang
         self.gang_steps: dict[int, GangStep] = {}  # running gangs' step this step
@@ -610,15 +609,12 @@ class FleetEngine:
         return None
 
     def _live_by_job(self) -> NDArray[np.int64]:
-        """Live pods (restoring, running, writing) per Job: counted once per drain step and
-        kept up to date by its evictions (nothing else changes a pod's state meanwhile)."""
+        """Live pods (restoring, running, writing) per Job: the drain step's count, kept up
+        to date by its evictions (nothing else changes a pod's state meanwhile), or now."""
         if self._live_count is not None:
             return self._live_count
         live = self._live_slots() & (self.slot_job >= 0)
-        count = np.bincount(self.slot_job[live], minlength=len(self.jobs)).astype(np.int64)
-        if self._counting_live:
-            self._live_count = count
-        return count
+        return np.bincount(self.slot_job[live], minlength=len(self.jobs)).astype(np.int64)
 
     def _drain(self, slot: int) -> None:
         """Stop after writing a checkpoint (the grace period stands for the write)."""
@@ -820,11 +816,12 @@ class FleetEngine:
     def _drain_step(self, view: FleetView) -> None:
         if self.policy == "none":
             return
-        self._counting_live = True
+        # the budgets' live counts, once for the step (only budgets read them)
+        self._live_count = self._live_by_job() if self.budgets else None
         try:
             self._drain_pods(view)
         finally:
-            self._counting_live, self._live_count = False, None
+            self._live_count = None
 
     def _drain_pods(self, view: FleetView) -> None:
         self._drain_link_bound(view)
