@@ -10,9 +10,11 @@ power-cycles the whole satellite: its node goes NotReady and comes back.
 from __future__ import annotations
 
 import time
+from http import HTTPStatus
 from typing import Any
 
 import pytest
+from kubernetes.client import ApiException
 
 from tests.e2e.conftest import GROUP, VERSION, Cluster, condition, constellation, gpu_job, wait_for
 
@@ -26,6 +28,20 @@ def taint(node: Any, key: str) -> Any:
 
 
 def inject(cluster: Cluster, satellite: str, kind: str) -> None:
+    """Annotate the Satellite once it exists (its Node can be Ready a moment before it)."""
+
+    def exists() -> bool:
+        try:
+            cluster.custom.get_namespaced_custom_object(
+                GROUP, VERSION, cluster.namespace, "satellites", satellite
+            )
+        except ApiException as error:
+            if error.status == HTTPStatus.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    wait_for(f"Satellite {satellite}", exists, timeout=30, interval=0.1)
     cluster.custom.patch_namespaced_custom_object(
         GROUP,
         VERSION,
