@@ -419,3 +419,41 @@ def test_runway_table_columns_are_runway_seconds_bit_for_bit(bus_power_w: float)
         np.testing.assert_array_equal(
             table[:, gpus], runway_seconds(power, soc, float(gpus), tau, shadow)
         )
+
+
+@pytest.mark.parametrize("with_table", [True, False], ids=["table", "computed"])
+def test_score_and_runway_cap_of_some_rows_are_those_of_the_whole_fleet(with_table: bool) -> None:
+    """The placement asks only about the satellites its filter lets through: the same
+    numbers as for the whole fleet, bit for bit, whether the runway is looked up or not."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    busy = rng.integers(0, FLEET.gpus + 1, n)
+    tau = np.where(rng.random(n) < 0.2, np.inf, rng.uniform(0.0, 5000.0, n))
+    soc = rng.uniform(0.0, FLEET.battery_wh, n)
+    shadow = np.where(np.isinf(tau), 0.0, rng.uniform(0.0, 2400.0, n))
+    v = view(
+        soc_wh=soc,
+        busy_gpus=busy,
+        free_gpus=FLEET.gpus - busy,
+        seconds_to_shadow=tau,
+        shadow_seconds=shadow,
+        link=rng.random(n) < 0.3,
+        high_radiation=rng.random(n) < 0.1,
+        contact_left_seconds=np.where(rng.random(n) < 0.3, rng.uniform(0.0, 600.0, n), 0.0),
+    )
+    if with_table:
+        table = runway_table(FLEET, soc, tau, shadow, FLEET.gpus)
+        v = FleetView(**{**v.__dict__, "runway_by_gpus": table})
+    rows = np.flatnonzero(rng.random(n) < 0.25)
+    for gpus in (1, 2):
+        for needs_link in (False, True):
+            every = score("predictive", FLEET, v, gpus, needs_link)
+            some = score("predictive", FLEET, v, gpus, needs_link, rows)
+            np.testing.assert_array_equal(some, every[rows])
+    lead = rng.uniform(60.0, 3000.0, n)
+    for required in (900.0, lead):
+        every_cap = max_gpus_with_runway(FLEET, v, required)
+        assert len(set(every_cap[rows].tolist())) >= 3  # the test can bite
+        np.testing.assert_array_equal(
+            max_gpus_with_runway(FLEET, v, required, rows), every_cap[rows]
+        )

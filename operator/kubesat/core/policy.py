@@ -14,7 +14,7 @@ Pure functions over per-satellite arrays, shared by the simulator and the operat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -251,22 +251,31 @@ def runway_with(
 
 
 def max_gpus_with_runway(
-    power: PowerSystem, view: FleetView, required_seconds: float | NDArray[np.float64]
+    power: PowerSystem,
+    view: FleetView,
+    required_seconds: float | NDArray[np.float64],
+    rows: NDArray[np.int64] | None = None,
 ) -> NDArray[np.int64]:
-    """Per satellite, the most GPUs (0..gpus) whose runway is at least `required_seconds`."""
+    """Per satellite (or per satellite of `rows`), the most GPUs (0..gpus) whose runway is
+    at least `required_seconds` (one for all, or per satellite of the fleet)."""
     table = view.runway_by_gpus
+    required = np.asarray(required_seconds, dtype=np.float64)
+    if rows is not None and required.ndim:
+        required = required[rows]
     if table is not None and table.shape[1] > power.gpus:
-        runway = table[:, : power.gpus + 1]
+        runway = table[:, : power.gpus + 1] if rows is None else table[rows, : power.gpus + 1]
     else:
-        runway = runway_table(
-            power, view.soc_wh, view.seconds_to_shadow, view.shadow_seconds, power.gpus
-        )
-    required = np.asarray(required_seconds, dtype=np.float64).reshape(1, -1)
+        soc, tau, shadow = view.soc_wh, view.seconds_to_shadow, view.shadow_seconds
+        if rows is not None:
+            soc, tau, shadow = soc[rows], tau[rows], shadow[rows]
+        runway = runway_table(power, soc, tau, shadow, power.gpus)
+    required = required.reshape(1, -1)
     # one row per GPU count (contiguous rows: numpy reduces short trailing axes slowly)
     ok = np.ascontiguousarray(runway.T) >= required
     if view.thermal_seconds is not None:
         # the heat forecast: no more GPUs than stay below the maximum temperature as long
-        ok &= np.ascontiguousarray(view.thermal_seconds.T) >= required
+        thermal = view.thermal_seconds if rows is None else view.thermal_seconds[rows]
+        ok &= np.ascontiguousarray(thermal.T) >= required
     # runway falls with load: the count of leading True values (the first False's index)
     alive = ok[0].copy()
     leading = alive.astype(np.int64)
@@ -331,32 +340,45 @@ def feasible(
 
 
 def score(
-    policy: str, power: PowerSystem, view: FleetView, gpus: int, needs_link: bool = False
+    policy: str,
+    power: PowerSystem,
+    view: FleetView,
+    gpus: int,
+    needs_link: bool = False,
+    rows: NDArray[np.int64] | None = None,
 ) -> NDArray[np.float64]:
-    """The score (higher is better) among feasible satellites.
+    """The score (higher is better) among feasible satellites (or of the satellites of
+    `rows` only: the same numbers for them).
 
     `none` and `reactive` spread load like the default scheduler (least allocated).
     `predictive` prefers long runways, full batteries, a ground link and low radiation,
     then packs GPUs onto busy satellites to keep whole satellites free for large pods.
     A link-bound pod under reactive or predictive goes first to the longest contact left.
     """
+
+    def of(values: NDArray[Any]) -> NDArray[Any]:
+        return values if rows is None else values[rows]
+
     capacity = max(power.gpus, 1)
-    contact_part = np.zeros(view.free_gpus.shape)
+    free = of(view.free_gpus)
+    contact_part = np.zeros(free.shape)
     if needs_link and policy != "none" and view.contact_left_seconds is not None:
-        contact_part = 10.0 * np.minimum(view.contact_left_seconds, RUNWAY_SCORE_CAP_SECONDS)
+        contact_part = 10.0 * np.minimum(of(view.contact_left_seconds), RUNWAY_SCORE_CAP_SECONDS)
         contact_part = contact_part / RUNWAY_SCORE_CAP_SECONDS
     if policy != "predictive":
-        return np.asarray(view.free_gpus / capacity + contact_part, dtype=np.float64)
-    loaded = view.busy_gpus + gpus
-    runway = np.minimum(runway_with(power, view, loaded), thermal_runway_seconds(view, loaded))
+        return np.asarray(free / capacity + contact_part, dtype=np.float64)
+    loaded = of(view.busy_gpus) + gpus
+    runway = np.minimum(
+        runway_with(power, view, loaded, rows), thermal_runway_seconds(view, loaded, rows)
+    )
     runway_part = np.minimum(runway, RUNWAY_SCORE_CAP_SECONDS) / RUNWAY_SCORE_CAP_SECONDS
-    battery_part = view.soc_wh / max(power.battery_wh, 1e-9)
-    packing_part = 1.0 - view.free_gpus / capacity
+    battery_part = of(view.soc_wh) / max(power.battery_wh, 1e-9)
+    packing_part = 1.0 - free / capacity
     total: NDArray[np.float64] = (
         4.0 * runway_part
         + 1.0 * battery_part
-        + 0.5 * view.link
-        - 2.0 * view.high_radiation
+        + 0.5 * of(view.link)
+        - 2.0 * of(view.high_radiation)
         + 0.5 * packing_part
         + contact_part
     )

@@ -335,13 +335,13 @@ class FleetEngine:
 
     def _runway_table(self, column: Column) -> NDArray[np.float64] | None:
         """The predictive policy's runway with 0..K GPUs busy on every satellite now (K:
-        every GPU plus the largest pod, so the score of a full satellite is a lookup too),
-        kept while the battery and forecast are the same objects (the drain and the
-        placement of one step share it)."""
+        every GPU, plus the largest gang member when gangs run, whose placement scores
+        full satellites too), kept while the battery and forecast are the same objects
+        (the drain and the placement of one step share it)."""
         if self.policy != "predictive":
             return None
         inputs = (self.soc, column.seconds_to_shadow, column.shadow_seconds)
-        most = self.g + max((spec.gpus_per_pod for spec in self.jobs), default=0)
+        most = self.g + max((spec.gpus_per_pod for spec in self.jobs if spec.gang), default=0)
         cached = self._runway_cache
         if (
             cached is not None
@@ -1001,6 +1001,7 @@ class FleetEngine:
             spec.gpus_per_pod,
             False,
             self.required_gang_runway(job),
+            every_score=True,
         )
         placed = self._gang_ring(job, capacity, points)
         if placed is None:
@@ -1070,6 +1071,7 @@ class FleetEngine:
             spec.gpus_per_pod,
             False,
             self.required_gang_runway(job),
+            every_score=True,
         )
         before = self.gang_reserved.get(job)
         if before is not None and points.size:
@@ -1164,9 +1166,12 @@ class FleetEngine:
         need_seconds: float,
         allowed: NDArray[np.bool_] | None = None,
         contact_seconds: float = 0.0,
+        every_score: bool = False,
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """Per satellite, how many pods of `gpus` GPUs the policy lets it take now (its
-        filter and runway cap), and the policy's score of it."""
+        filter and runway cap), and the policy's score of it: of every satellite with
+        `every_score` (a gang's placement weighs them all), else of those the filter lets
+        through (0 elsewhere; only they can take a pod)."""
         current = FleetView(**{**view.__dict__, "free_gpus": free, "busy_gpus": busy})
         ok = feasible(
             self.policy, self.power, current, gpus, needs_link, need_seconds, contact_seconds
@@ -1175,13 +1180,19 @@ class FleetEngine:
             ok &= allowed
         if not ok.any():
             return np.zeros(self.n, np.int64), np.zeros(self.n)
-        capacity = free // gpus
+        rows = np.flatnonzero(ok)
+        fits = free[rows] // gpus
         if self.policy == "predictive":
-            most = max_gpus_with_runway(self.power, current, need_seconds) - busy
-            capacity = np.minimum(capacity, np.maximum(most, 0) // gpus)
-        capacity = np.where(ok, capacity, 0).astype(np.int64)
-        points = np.asarray(score(self.policy, self.power, current, gpus, needs_link), np.float64)
-        return capacity, points
+            most = max_gpus_with_runway(self.power, current, need_seconds, rows) - busy[rows]
+            fits = np.minimum(fits, np.maximum(most, 0) // gpus)
+        capacity = np.zeros(self.n, np.int64)
+        capacity[rows] = fits
+        if every_score:
+            points = score(self.policy, self.power, current, gpus, needs_link)
+        else:
+            points = np.zeros(self.n)
+            points[rows] = score(self.policy, self.power, current, gpus, needs_link, rows)
+        return capacity, np.asarray(points, np.float64)
 
     def _power_step(self, column: Column) -> None:
         """Advance every battery one step; a shortfall sheds the GPUs (their pods die).
