@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,7 +30,10 @@ FluxModel = Callable[
 ]
 """Proton flux (cm⁻² s⁻¹) from latitude (deg), longitude (deg) and altitude (km)."""
 
-SATELLITE_STEPS_PER_CHUNK = 1_000_000  # ~24 MB per (n, T, 3) float64 array
+# ~2.4 MB per (n, T, 3) float64 array: a chunk's temporaries stay in the CPU's cache, which
+# makes the physics about a tenth faster than chunks of 1e6 (and two processes on one
+# machine share its memory bandwidth less)
+SATELLITE_STEPS_PER_CHUNK: Final = 100_000
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class SatelliteForecast:
 
 
 def chunk_size_for(grid: TimeGrid) -> int:
-    """Satellites per propagation chunk so that one chunk holds about 1e6 satellite-steps."""
+    """Satellites per propagation chunk so that one chunk holds about 1e5 satellite-steps."""
     return max(1, SATELLITE_STEPS_PER_CHUNK // max(len(grid), 1))
 
 
