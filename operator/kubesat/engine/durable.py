@@ -45,7 +45,7 @@ def to_state(engine: FleetEngine) -> dict[str, Any]:
     for job, key in enumerate(e.job_keys):
         if not e.job_active[job]:
             continue
-        units = e._units_of(job)
+        units = e.units_of(job)
         jobs[key] = {
             "checkpoint": _floats(e.unit_checkpoint[units]),
             "progress": _floats(e.unit_progress[units]),
@@ -202,7 +202,7 @@ def restore_state(engine: FleetEngine, state: dict[str, Any]) -> bool:
         job = e.job_index(key)
         if job is None:
             continue
-        units = e._units_of(job)
+        units = e.units_of(job)
         columns: tuple[tuple[list[Any], NDArray[Any]], ...] = (
             (saved.get("checkpoint") or [], e.unit_checkpoint),
             (saved.get("progress") or [], e.unit_progress),
@@ -248,7 +248,7 @@ def _restore_pod(e: FleetEngine, saved: dict[str, Any], index: dict[str, int]) -
     sat = index.get(str(saved.get("satellite")))
     if job is None or sat is None:
         return
-    units = e._units_of(job)
+    units = e.units_of(job)
     units = units[e.unit_index[units] == int(saved.get("unit", -1))]
     gpus = np.array([g for g in saved.get("gpus") or [] if 0 <= g < e.g], np.int64)
     if units.size == 0 or gpus.size == 0 or (e.gpu_owner[sat, gpus] >= 0).any():
@@ -257,7 +257,7 @@ def _restore_pod(e: FleetEngine, saved: dict[str, Any], index: dict[str, int]) -
     progress = float(e.unit_progress[unit])
     attempts = int(e.unit_attempts[unit])
     pod = int(saved["pod"])
-    e._start(unit, sat, gpus, pod, slot=saved.get("slot"))
+    e.restore_pod(unit, sat, gpus, pod, saved.get("slot"))
     e.counters.pods_started -= 1
     e.unit_attempts[unit] = attempts
     slot = e.pod_slot[pod]

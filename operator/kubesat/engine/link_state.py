@@ -47,7 +47,7 @@ def restore_downlink_state(engine: FleetEngine, saved: dict[str, Any] | None) ->
             job = e.job_index(str(key))
             if job is None:
                 continue
-            units = e._units_of(job)
+            units = e.units_of(job)
             units = units[e.unit_index[units] == int(unit_index)]
             if units.size == 0:
                 continue

@@ -102,7 +102,7 @@ class ManagedJobs:
             if record.info is None or not record.info.managed or not e.job_active[record.index]:
                 continue
             job = record.index
-            units = e._units_of(job)
+            units = e.units_of(job)
             done = units[e.unit_done[units]]
             state = (
                 JobState.COMPLETE

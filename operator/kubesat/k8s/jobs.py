@@ -174,7 +174,7 @@ class JobBook:
     def annotation(self, record: JobRecord, pod_names: dict[int, str]) -> str:
         """The progress annotation of a Job, from the engine's units."""
         e = self.engine
-        units = e._units_of(record.index)
+        units = e.units_of(record.index)
         done = units[e.unit_done[units]]
         live: dict[int, int] = {
             int(e.slot_unit[slot]): int(e.slot_pod[slot]) for slot in e.pod_slot.values()

@@ -1,0 +1,1 @@
+"""Placement and drain plugins, and the policies made of them."""
