@@ -23,6 +23,7 @@ from kubesat.core.orbits import (
     sun_synchronous,
     walker_delta,
 )
+from kubesat.core.policy import POLICIES
 from kubesat.core.power import PowerSystem
 from kubesat.core.thermal import (
     EARTH_ALBEDO,
@@ -38,7 +39,6 @@ from kubesat.core.workloads import JobSpec
 GROUP: Final = "kubesat.io"
 VERSION: Final = "v1alpha1"
 API_VERSION: Final = f"{GROUP}/{VERSION}"
-POLICIES: Final = ("none", "reactive", "predictive")
 GPU_RESOURCE: Final = "nvidia.com/gpu"
 SATELLITE_TAINT_KEY: Final = "kubesat.io/satellite"
 CONSTELLATION_LABEL: Final = "kubesat.io/constellation"  # on nodes; a nodeSelector picks a fleet

@@ -15,16 +15,33 @@ import pytest
 
 from kubesat.core.policy import (
     FleetView,
-    feasible,
-    gpus_to_keep,
     max_gpus_with_runway,
     runway_seconds,
     runway_table,
     runway_with,
-    score,
 )
 from kubesat.core.power import SECONDS_PER_HOUR, PowerSystem, bus_first_step
+from kubesat.engine.plugins.framework import FleetNow, PodShape
+from kubesat.engine.plugins.registry import policy_named
 from tests.unit.power_cases import FLEET, SMALL
+
+
+def feasible(policy, power, view, gpus, needs_link, need, contact=0.0):
+    """The policy's filters, as the engine runs them."""
+    pod = PodShape(gpus, needs_link, need, contact)
+    return policy_named(policy).feasible(FleetNow(power, view), pod)
+
+
+def score(policy, power, view, gpus, needs_link=False, rows=None):
+    """The policy's scores added, as the engine runs them."""
+    return policy_named(policy).score(FleetNow(power, view), PodShape(gpus, needs_link), rows)
+
+
+def gpus_to_keep(policy, power, view, lead):
+    """The policy's keep plugin (all busy GPUs stay without one)."""
+    keep = policy_named(policy).keep
+    return view.busy_gpus.copy() if keep is None else keep.keep(FleetNow(power, view), lead)
+
 
 # 1 kWh at 50% depth of discharge: 500 Wh usable, 475 Wh delivered at 95% efficiency
 POWER = PowerSystem(

@@ -1,20 +1,16 @@
-"""Scheduling policies: which satellites may take a pod, which is best, and what to drain.
+"""What the scheduling policies read: the fleet's view now and the runway arithmetic.
 
-Pure functions over per-satellite arrays, shared by the simulator and the operator:
-
-- `none`: nodes stay schedulable; pods die when power is gone or an upset hits.
-- `reactive`: a satellite is tainted when it leaves full sunlight, runs low or is upset,
-  and its pods are evicted then; a thermally throttling satellite is tainted too.
-- `predictive`: from the forecast, a pod is placed only where the sunlit-plus-battery
-  runway covers its next checkpoint; pods are checkpointed and evicted just in time
-  before the runway ends; nodes are scored by runway, battery, link and radiation. The
-  runway is the shorter of the power runway and the time to the maximum temperature.
+Pure functions over per-satellite arrays. The policies themselves (`none`, `reactive`,
+`predictive`) are named lists of plugins in `kubesat.engine.plugins.registry`; the
+predictive ones read the runway worked out here: how long a satellite can carry some
+GPUs on sunlight plus battery (the bus served first), and how long before its maximum
+temperature.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -300,109 +296,3 @@ def required_runway_seconds(
     overhead = 2.0 * checkpoint_write_seconds
     useful = min(max(4.0 * overhead, 300.0), checkpoint_interval_seconds)
     return overhead + margin_seconds + useful
-
-
-def schedulable(policy: str, view: FleetView) -> NDArray[np.bool_]:
-    """Satellites whose node accepts new pods at all (taints and readiness)."""
-    if policy == "none":
-        return view.ready.copy()
-    base = view.ready & view.powered & ~view.upset
-    if policy == "reactive":
-        ok = base & (view.illumination >= 1.0)
-        return ok if view.throttling is None else ok & ~view.throttling
-    return base
-
-
-def feasible(
-    policy: str,
-    power: PowerSystem,
-    view: FleetView,
-    gpus: int,
-    needs_link: bool,
-    required_runway_seconds: float,
-    required_contact_seconds: float = 0.0,
-) -> NDArray[np.bool_]:
-    """The filter: satellites that can take a pod of `gpus` GPUs now. A link-bound pod
-    needs a satellite in contact, with `required_contact_seconds` of it left (when known)."""
-    ok = schedulable(policy, view) & (view.free_gpus >= gpus)
-    if needs_link:
-        ok &= view.link
-        if view.contact_left_seconds is not None:
-            ok &= view.contact_left_seconds >= required_contact_seconds
-    if policy == "predictive":
-        # the runway only of the satellites the rest lets through
-        rows = np.flatnonzero(ok)
-        loaded = view.busy_gpus[rows] + gpus
-        fits = runway_with(power, view, loaded, rows) >= required_runway_seconds
-        fits &= thermal_runway_seconds(view, loaded, rows) >= required_runway_seconds
-        ok[rows] = fits
-    return ok
-
-
-def score(
-    policy: str,
-    power: PowerSystem,
-    view: FleetView,
-    gpus: int,
-    needs_link: bool = False,
-    rows: NDArray[np.int64] | None = None,
-) -> NDArray[np.float64]:
-    """The score (higher is better) among feasible satellites (or of the satellites of
-    `rows` only: the same numbers for them).
-
-    `none` and `reactive` spread load like the default scheduler (least allocated).
-    `predictive` prefers long runways, full batteries, a ground link and low radiation,
-    then packs GPUs onto busy satellites to keep whole satellites free for large pods.
-    A link-bound pod under reactive or predictive goes first to the longest contact left.
-    """
-
-    def of(values: NDArray[Any]) -> NDArray[Any]:
-        return values if rows is None else values[rows]
-
-    capacity = max(power.gpus, 1)
-    free = of(view.free_gpus)
-    contact_part = np.zeros(free.shape)
-    if needs_link and policy != "none" and view.contact_left_seconds is not None:
-        contact_part = 10.0 * np.minimum(of(view.contact_left_seconds), RUNWAY_SCORE_CAP_SECONDS)
-        contact_part = contact_part / RUNWAY_SCORE_CAP_SECONDS
-    if policy != "predictive":
-        return np.asarray(free / capacity + contact_part, dtype=np.float64)
-    loaded = of(view.busy_gpus) + gpus
-    runway = np.minimum(
-        runway_with(power, view, loaded, rows), thermal_runway_seconds(view, loaded, rows)
-    )
-    runway_part = np.minimum(runway, RUNWAY_SCORE_CAP_SECONDS) / RUNWAY_SCORE_CAP_SECONDS
-    battery_part = of(view.soc_wh) / max(power.battery_wh, 1e-9)
-    packing_part = 1.0 - free / capacity
-    total: NDArray[np.float64] = (
-        4.0 * runway_part
-        + 1.0 * battery_part
-        + 0.5 * of(view.link)
-        - 2.0 * of(view.high_radiation)
-        + 0.5 * packing_part
-        + contact_part
-    )
-    return total
-
-
-def gpus_to_keep(
-    policy: str,
-    power: PowerSystem,
-    view: FleetView,
-    drain_lead_seconds: float | NDArray[np.float64],
-) -> NDArray[np.int64]:
-    """Per satellite, how many busy GPUs may stay; pods beyond it are drained now.
-
-    `reactive` drains a satellite entirely once it leaves full sunlight or is upset.
-    `predictive` keeps the most GPUs whose runway still covers a checkpoint write plus a
-    margin (`drain_lead_seconds`, one for all or per satellite): pods are evicted just in
-    time, a few at a time, so the battery is spent on work and not on idle margin.
-    """
-    busy = view.busy_gpus
-    if policy == "none":
-        return busy.copy()
-    if policy == "reactive":
-        drain = (view.illumination < 1.0) | view.upset
-        return np.where(drain, 0, busy)
-    keep = max_gpus_with_runway(power, view, drain_lead_seconds)
-    return np.minimum(busy, np.maximum(keep, 0))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from kubesat.engine.state import FREE, FleetState
+from kubesat.engine.slot_state import FREE
+from kubesat.engine.state import FleetState
 
 
 def account(

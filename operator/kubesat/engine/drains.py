@@ -14,14 +14,8 @@ from numpy.typing import NDArray
 from kubesat.core.policy import FleetView, runway_with
 from kubesat.engine.events import Eviction, EvictionReason, EvictionRefused
 from kubesat.engine.plugins.framework import FleetNow
-from kubesat.engine.state import (
-    DRAINING,
-    FREE,
-    RESTORING,
-    RUNNING,
-    WRITING,
-    FleetState,
-)
+from kubesat.engine.slot_state import DRAINING, FREE, RESTORING, RUNNING, WRITING
+from kubesat.engine.state import FleetState
 
 
 def drain_step(s: FleetState, view: FleetView) -> None:
@@ -43,9 +37,9 @@ def drain_pods(s: FleetState, view: FleetView) -> None:
         for slot, reason, runway in pod_drain.evictions(s, fleet):
             evict(s, slot, reason, runway)
     for checkpoint in policy.checkpoints:
-        slots = checkpoint.due(s)
-        s.slot_state[slots] = WRITING
-        s.slot_left[slots] = s.write[s.slot_job[slots]]
+        due = checkpoint.due(s)
+        s.slot_state[due] = WRITING
+        s.slot_left[due] = s.write[s.slot_job[due]]
     if policy.keep is None:
         return
     lead = drain_lead_seconds(s)

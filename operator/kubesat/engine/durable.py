@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from kubesat.engine.fleet import FREE, RUNNING, STATE_VERSION, FleetEngine
+from kubesat.engine.fleet import FleetEngine
 from kubesat.engine.heat_state import heat_state, restore_heat_state
 from kubesat.engine.link_state import downlink_state, restore_downlink_state
+from kubesat.engine.slot_state import FREE, RUNNING
+from kubesat.engine.state import STATE_VERSION
 
 
 def _floats(values: NDArray[Any]) -> list[float]:

@@ -28,27 +28,15 @@ from kubesat.core.policy import FleetView
 from kubesat.core.upsets import UpsetEvents, UpsetKind
 from kubesat.core.workloads import DisruptionBudget, JobSpec
 from kubesat.engine import drains, lifecycle, placement, power, progress, report, upsets
-from kubesat.engine.config import EngineConfig, JobController
+from kubesat.engine.config import JobController
 from kubesat.engine.downlink import downlink_step
 from kubesat.engine.environment import Column
 from kubesat.engine.events import Decision, EndReason, Notice
 from kubesat.engine.gangs import links_now
 from kubesat.engine.job_stats import JobStats
 from kubesat.engine.plugins.framework import FleetNow, PodShape, explain
-from kubesat.engine.state import (  # noqa: F401 (the engine's vocabulary, for its shells)
-    DRAINING,
-    FREE,
-    LIVE_STATES,
-    NO_POD,
-    RESTORING,
-    RUNNING,
-    STATE_VERSION,
-    WRITING,
-    Counters,
-    FleetState,
-    SlotState,
-    count_per_row,
-)
+from kubesat.engine.slot_state import SlotState
+from kubesat.engine.state import NO_POD, FleetState
 from kubesat.engine.views import fleet_view
 from kubesat.telemetry import FleetSnapshot
 

@@ -19,7 +19,8 @@ from kubesat.engine.environment import Column
 from kubesat.engine.events import EvictionReason, GangPlaced, GangWait, GangWaiting
 from kubesat.engine.lifecycle import start
 from kubesat.engine.plugins.framework import PodShape
-from kubesat.engine.state import DRAINING, FREE, FleetState
+from kubesat.engine.slot_state import DRAINING, FREE
+from kubesat.engine.state import FleetState
 
 
 def links_now(s: FleetState, column: Column) -> LinkState | None:

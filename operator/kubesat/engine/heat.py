@@ -11,7 +11,8 @@ from kubesat.core.thermal import heat_limit_w, heater_w, thermal_step
 from kubesat.engine.environment import Column
 from kubesat.engine.events import EndReason, Notice, NoticeKind
 from kubesat.engine.lifecycle import end
-from kubesat.engine.state import EPSILON, FREE, FleetState
+from kubesat.engine.slot_state import FREE
+from kubesat.engine.state import EPSILON, FleetState
 
 
 def heat_limit(s: FleetState, other_w: NDArray[np.float64]) -> NDArray[np.int64]:

@@ -18,7 +18,8 @@ from numpy.typing import NDArray
 from kubesat.core.workloads import backoff_seconds
 from kubesat.engine.config import JobController
 from kubesat.engine.events import EndReason, JobFinished, PodEnded, PodStarted
-from kubesat.engine.state import FREE, NO_POD, RESTORING, RUNNING, FleetState
+from kubesat.engine.slot_state import FREE, RESTORING, RUNNING
+from kubesat.engine.state import NO_POD, FleetState
 
 # ends that take a member from a running gang (the others stop with it)
 GANG_BREAKING: Final = frozenset(

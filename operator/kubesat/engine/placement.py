@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 
 from kubesat.core.policy import FleetView
+from kubesat.engine.capacity import placements
 from kubesat.engine.config import JobController
 from kubesat.engine.gangs import place_gang
 from kubesat.engine.lifecycle import start
-from kubesat.engine.capacity import placements
 from kubesat.engine.plugins.framework import FleetNow, PodShape
 from kubesat.engine.state import FleetState
 

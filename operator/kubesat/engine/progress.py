@@ -11,15 +11,8 @@ from kubesat.core.gangs import gang_step
 from kubesat.engine.accounting import account
 from kubesat.engine.events import EndReason
 from kubesat.engine.lifecycle import end
-from kubesat.engine.state import (
-    DRAINING,
-    EPSILON,
-    FREE,
-    RESTORING,
-    RUNNING,
-    WRITING,
-    FleetState,
-)
+from kubesat.engine.slot_state import DRAINING, FREE, RESTORING, RUNNING, WRITING
+from kubesat.engine.state import EPSILON, FleetState
 
 
 def progress_step(s: FleetState) -> None:

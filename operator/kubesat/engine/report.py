@@ -10,7 +10,8 @@ import numpy as np
 from kubesat.core.links import link_state
 from kubesat.engine.environment import Column
 from kubesat.engine.job_stats import JobStats, projected_finish_seconds
-from kubesat.engine.state import EPSILON, FREE, FleetState
+from kubesat.engine.slot_state import FREE
+from kubesat.engine.state import EPSILON, FleetState
 from kubesat.telemetry import FleetSnapshot
 
 

@@ -24,15 +24,7 @@ from kubesat.engine.config import EngineConfig, JobController
 from kubesat.engine.events import Decision, GangWait
 from kubesat.engine.job_stats import JobClock
 from kubesat.engine.plugins.registry import Policy, policy_named
-from kubesat.engine.slot_state import (  # noqa: F401 (the state's vocabulary)
-    DRAINING,
-    FREE,
-    LIVE_STATES,
-    RESTORING,
-    RUNNING,
-    WRITING,
-    SlotState,
-)
+from kubesat.engine.slot_state import FREE, RESTORING, WRITING
 from kubesat.telemetry import UPSET_KINDS
 
 STATE_VERSION: Final = 2

@@ -29,9 +29,7 @@ def upset_step(s: FleetState, upsets: UpsetEvents) -> None:
         )
 
 
-def upset(
-    s: FleetState, sat: int, kind: UpsetKind, gpu: int, now: float, injected: bool
-) -> Notice:
+def upset(s: FleetState, sat: int, kind: UpsetKind, gpu: int, now: float, injected: bool) -> Notice:
     """One upset of `kind` on `sat` (and `gpu`, for a SEFI) at `now`."""
     name = UPSET_KINDS[kind]
     s.counters.add(s.counters.upsets, name)

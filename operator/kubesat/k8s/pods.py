@@ -22,7 +22,8 @@ from numpy.typing import NDArray
 
 from kubesat.core.timebase import iso_z
 from kubesat.engine.events import EndReason, PodEnded
-from kubesat.engine.fleet import DRAINING, FleetEngine
+from kubesat.engine.fleet import FleetEngine
+from kubesat.engine.slot_state import DRAINING
 from kubesat.k8s.api import URGENT, Api, status_of
 from kubesat.k8s.jobs import JobBook
 from kubesat.k8s.objects import PodInfo

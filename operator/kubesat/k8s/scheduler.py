@@ -1,8 +1,8 @@
 """kubesat-scheduler: a second scheduler in the operator process.
 
 It places the pods whose `spec.schedulerName` is `kubesat-scheduler`, with the policy's
-filter and score (`kubesat.core.policy.feasible` and `score`, the same functions the
-simulator runs) over a `FleetView` of every constellation built from live state: battery,
+filter and score plugins (`kubesat.engine.plugins`, the same the engine runs) over a
+`FleetView` of every constellation built from live state: battery,
 forecast runway, free healthy GPUs (pods bound but not yet running count as allocated),
 ground link, radiation. It also honours taints and tolerations and `nodeSelector`. A pod
 goes to the best-scoring satellite of any constellation, through the Binding subresource.
@@ -22,13 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kubesat.core.policy import (
-    feasible,
-    required_contact_seconds,
-    required_runway_seconds,
-    runway_seconds,
-    score,
-)
+from kubesat.core.policy import required_contact_seconds, required_runway_seconds
+from kubesat.engine.plugins.framework import FleetNow, PodShape, Rejections, explain
+from kubesat.engine.plugins.registry import policy_named
 from kubesat.k8s.api import NORMAL, URGENT, status_of
 from kubesat.k8s.objects import JobInfo, PodInfo
 
@@ -42,6 +38,8 @@ DEFAULT_WORK_INTERVAL = 1800.0
 DEFAULT_WRITE = 30.0
 ASSUME_SECONDS = 30.0  # forget a binding the watch never confirmed after this long
 EVENT_REPEAT_SECONDS = 60.0
+NOT_REGISTERED = "node not registered"
+TAINT_OR_SELECTOR = "untolerated taint or node selector mismatch"
 
 
 @dataclass
@@ -162,20 +160,26 @@ class Scheduler:
         best: tuple[float, tuple[str, str], int] | None = None
         total = 0
         for key, fleet in fleets.items():
-            view = views[key]
             spec = fleet.spec
-            need = required_runway_seconds(interval, write, spec.predictive_margin_seconds)
-            contact = required_contact_seconds(write, spec.predictive_margin_seconds)
-            ok = feasible(spec.policy, spec.power, view, pod.gpus, needs_link, need, contact)
-            ok &= fleet.nodes.registered
-            extra = fleet.placement_mask(pod)
-            ok &= extra
+            shape = PodShape(
+                pod.gpus,
+                needs_link,
+                required_runway_seconds(interval, write, spec.predictive_margin_seconds),
+                required_contact_seconds(write, spec.predictive_margin_seconds),
+            )
+            policy = policy_named(spec.policy)
+            now = FleetNow(spec.power, views[key])
+            # the shell's own checks first, then the same filters as the engine's
+            first = (
+                (NOT_REGISTERED, fleet.nodes.registered),
+                (TAINT_OR_SELECTOR, fleet.placement_mask(pod)),
+            )
+            ok, rejected = explain(policy.filters, now, shape, first)
             total += fleet.n
-            if not ok.all():
-                reasons.update(self._why(fleet, view, pod, need, extra, needs_link))
+            reasons.update(rejected)
             if not ok.any():
                 continue
-            points = score(spec.policy, spec.power, view, pod.gpus, needs_link)
+            points = policy.score(now, shape)
             i = int(np.flatnonzero(ok)[np.argmax(points[ok])])
             if best is None or points[i] > best[0]:
                 best = (float(points[i]), key, i)
@@ -190,60 +194,11 @@ class Scheduler:
         self.assumed[pod.uid] = Assumed(key, i, pod.gpus, wall)
         self._bind(pod, fleet.nodes.names[i])
 
-    def _why(
-        self,
-        fleet: FleetRuntime,
-        view: Any,
-        pod: PodInfo,
-        need: float,
-        extra: Any,
-        needs_link: bool,
-    ) -> Counter[str]:
-        """The first reason each satellite fails, as the default scheduler's summary."""
-        policy = fleet.spec.policy
-        checks = [
-            ("node not registered", ~fleet.nodes.registered),
-            ("node not ready", ~view.ready),
-            ("radiation upset", view.upset if policy != "none" else np.zeros(fleet.n, bool)),
-            ("low power", ~view.powered if policy != "none" else np.zeros(fleet.n, bool)),
-            (
-                "not in full sunlight",
-                (view.illumination < 1.0) if policy == "reactive" else np.zeros(fleet.n, bool),
-            ),
-            ("untolerated taint or node selector mismatch", ~extra),
-            ("Insufficient nvidia.com/gpu", view.free_gpus < pod.gpus),
-            ("no ground link", ~view.link if needs_link else np.zeros(fleet.n, bool)),
-        ]
-        if policy == "predictive":
-            runway = runway_seconds(
-                fleet.spec.power,
-                view.soc_wh,
-                view.busy_gpus + pod.gpus,
-                view.seconds_to_shadow,
-                view.shadow_seconds,
-            )
-            checks.append(
-                (
-                    f"power runway shorter than the {need:.0f} s the pod needs "
-                    "before it can be drained",
-                    runway < need,
-                )
-            )
-        left = np.ones(fleet.n, bool)
-        out: Counter[str] = Counter()
-        for reason, failed in checks:
-            hit = left & failed
-            if hit.any():
-                out[reason] += int(hit.sum())
-            left &= ~failed
-        return out
-
     def _unschedulable(self, pod: PodInfo, total: int, reasons: Counter[str], wall: float) -> None:
         if total == 0:
             message = "0/0 nodes are available: no satellites (no Constellation is running)."
         else:
-            parts = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
-            message = f"0/{total} nodes are available: {parts}."
+            message = Rejections(total, reasons).message()
         # once per pod per EVENT_REPEAT_SECONDS, whatever the counts in the message say
         # (they move every step; thousands of pending pods would flood the API with them)
         last = self.reported.get(pod.uid)

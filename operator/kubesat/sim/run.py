@@ -22,7 +22,8 @@ from kubesat.core.timebase import TimeGrid
 from kubesat.core.workloads import DisruptionBudget, JobSpec
 from kubesat.engine.config import EngineConfig
 from kubesat.engine.environment import Column, FluxModel, WindowedEnvironment, flux_model_for
-from kubesat.engine.fleet import FleetEngine, count_per_row
+from kubesat.engine.fleet import FleetEngine
+from kubesat.engine.state import count_per_row
 from kubesat.sim.outcome import REFUSED_BY_PDB, GangView, Outcome
 from kubesat.spec import ConstellationSpec, SpecError, parse_constellation, parse_job
 from kubesat.telemetry import FleetSnapshot

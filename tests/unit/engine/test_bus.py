@@ -15,6 +15,7 @@ the bus needs 100 W x 1800 s / 0.8 = 225 000 J = 62.5 Wh stored for a 30 min ecl
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -366,15 +367,11 @@ def test_predictive_keeps_each_rising_satellite_for_the_4_gpu_pod(
 def test_without_the_hold_small_pods_fragment_the_rising_satellite(
     monkeypatch: pytest.MonkeyPatch, predictive_train: tuple[FleetEngine, Trace]
 ) -> None:
-    """The same scenario with the engine's hold switched off (returning no GPUs held): the
+    """The same scenario with the predictive policy less its HoldForLarger plugin: the
     1-GPU pods take every rising satellite first and the 4-GPU pod never runs again."""
     held, _ = predictive_train
     engine = make_engine("predictive", TRAIN, large_and_small_jobs(), satellites=2)
-
-    def hold_nothing(*_: Any, **__: Any) -> NDArray[np.int64]:
-        return np.zeros(engine.n, np.int64)
-
-    monkeypatch.setattr(engine, "_hold_for_larger", hold_nothing)
+    engine.plugins = dataclasses.replace(engine.plugins, reserve=None)
     result = trace(engine, train_sky())
     large = starts_by_job(result, 0)
     smalls = starts_by_job(result, 1) + starts_by_job(result, 2)

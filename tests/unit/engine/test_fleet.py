@@ -40,7 +40,8 @@ from kubesat.engine.events import (
     PodEnded,
     PodStarted,
 )
-from kubesat.engine.fleet import FleetEngine, SlotState
+from kubesat.engine.fleet import FleetEngine
+from kubesat.engine.slot_state import SlotState
 
 STEP_SECONDS = 10.0
 START = datetime(2026, 1, 1, tzinfo=UTC)

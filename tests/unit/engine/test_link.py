@@ -21,7 +21,8 @@ from kubesat.core.power import PowerSystem
 from kubesat.engine.durable import restore_state, to_state
 from kubesat.engine.environment import Column
 from kubesat.engine.events import Eviction, EvictionReason, PodStarted
-from kubesat.engine.fleet import DRAINING, LIVE_STATES, FleetEngine
+from kubesat.engine.fleet import FleetEngine
+from kubesat.engine.slot_state import DRAINING, LIVE_STATES
 from tests.unit.engine.test_fleet import STEP_SECONDS, HandMadeSky, endless, make_engine
 
 POWER = PowerSystem(

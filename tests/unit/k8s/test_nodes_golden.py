@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from kubesat.core.policy import POLICIES
 from kubesat.k8s.nodes import (
     NodeState,
     conditions_body,
@@ -25,7 +26,6 @@ from kubesat.k8s.nodes import (
     selector,
     taints_body,
 )
-from kubesat.spec import POLICIES
 from tests.unit.k8s import golden
 
 

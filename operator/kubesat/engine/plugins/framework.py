@@ -79,7 +79,9 @@ class CapPlugin(Protocol):
 
     name: ClassVar[str]
 
-    def most_pods(self, fleet: FleetNow, pod: PodShape, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+    def most_pods(
+        self, fleet: FleetNow, pod: PodShape, rows: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
         """For the satellites of `rows`, the most pods of `pod`'s shape it allows."""
         ...
 

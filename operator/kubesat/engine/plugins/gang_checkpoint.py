@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from kubesat.engine.state import FleetState
 
 
-
 class GangCheckpoint:
     name: ClassVar[str] = "GangCheckpoint"
 

@@ -19,5 +19,7 @@ class GpuFit:
     def passes(self, fleet: FleetNow, pod: PodShape, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
         return fleet.view.free_gpus >= pod.gpus
 
-    def most_pods(self, fleet: FleetNow, pod: PodShape, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+    def most_pods(
+        self, fleet: FleetNow, pod: PodShape, rows: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
         return fleet.view.free_gpus[rows] // pod.gpus

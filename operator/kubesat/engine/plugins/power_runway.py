@@ -26,7 +26,9 @@ class PowerRunway:
         out[rows] = runway_with(fleet.power, fleet.view, loaded, rows) >= pod.runway_seconds
         return out
 
-    def most_pods(self, fleet: FleetNow, pod: PodShape, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+    def most_pods(
+        self, fleet: FleetNow, pod: PodShape, rows: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
         """The heat forecast bounds it too (`max_gpus_with_runway` reads both)."""
         most = max_gpus_with_runway(fleet.power, fleet.view, pod.runway_seconds, rows)
-        return np.maximum(most - fleet.view.busy_gpus[rows], 0) // pod.gpus
+        return np.asarray(np.maximum(most - fleet.view.busy_gpus[rows], 0) // pod.gpus, np.int64)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
 import numpy as np
@@ -187,6 +188,7 @@ class Policy:
         return total
 
 
+@cache
 def policy_named(name: str) -> Policy:
     """The policy `name` (one of `POLICIES`), its plugins looked up in `PLUGINS`."""
     if name not in POLICY_PLUGINS:
