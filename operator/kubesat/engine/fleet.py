@@ -25,16 +25,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kubesat.core.policy import FleetView
+from kubesat.core.thermal import HeatBound
 from kubesat.core.upsets import UpsetEvents, UpsetKind
 from kubesat.core.workloads import DisruptionBudget, JobSpec
 from kubesat.engine import drains, lifecycle, placement, power, progress, report, upsets
 from kubesat.engine.config import JobController
 from kubesat.engine.downlink import downlink_step
 from kubesat.engine.environment import Column
-from kubesat.engine.events import Decision, EndReason, Notice
+from kubesat.engine.events import Decision, EndReason, Notice, PodStarted
 from kubesat.engine.gangs import links_now
 from kubesat.engine.job_stats import JobStats
 from kubesat.engine.plugins.framework import FleetNow, PodShape, explain
+from kubesat.engine.plugins.registry import policy_named
 from kubesat.engine.slot_state import SlotState
 from kubesat.engine.state import NO_POD, FleetState
 from kubesat.engine.views import fleet_view
@@ -58,6 +60,31 @@ class FleetEngine(FleetState):
         downlink_step(self, column)
         self.k += 1
         upsets.recovered(self, before)
+
+    def reconfigure(self, config: EngineConfig) -> None:
+        """A new spec for the same satellites and step: hardware, policy, heat and links
+        from now on. The temperatures go on (a new thermal model starts from its initial
+        temperature); the bounds keep what they proved and add future steps with the
+        new hardware."""
+        if config.step_seconds != self.dt:
+            raise ValueError(f"step_seconds: {config.step_seconds} differs from {self.dt}")
+        self.config = config
+        self.power = config.power
+        self.policy = config.policy
+        self.plugins = policy_named(config.policy)
+        self.runway_cache = None
+        self.bound.system = config.power
+        old, self.thermal = self.thermal, config.thermal
+        if self.thermal is None:
+            self.heat_bound = None
+            self.heat_limit_gpus = np.full(self.n, self.g, np.int64)
+            self.throttling = np.zeros(self.n, np.bool_)
+            self.heater_w = np.zeros(self.n)
+        elif old is None or self.heat_bound is None:
+            self.temperature_k = np.full(self.n, self.thermal.initial_temperature_k)
+            self.heat_bound = HeatBound.start(self.thermal, self.temperature_k)
+        else:
+            self.heat_bound.system = self.thermal
 
     # -- Jobs -----------------------------------------------------------------------------
 
@@ -199,6 +226,23 @@ class FleetEngine(FleetState):
     def pod_sat(self, pod: int) -> int:
         slot = self.pod_slot.get(pod)
         return NO_POD if slot is None else int(self.slot_sat[slot])
+
+    def pod_started(self, pod: int) -> PodStarted | None:
+        """A live pod as its start decision (what a shell writes to create it again)."""
+        slot = self.pod_slot.get(pod)
+        if slot is None:
+            return None
+        unit = int(self.slot_unit[slot])
+        return PodStarted(
+            pod,
+            int(self.slot_job[slot]),
+            int(self.unit_index[unit]),
+            int(self.unit_attempts[unit]) - 1,
+            int(self.slot_sat[slot]),
+            int(self.slot_gpus[slot]),
+            float(self.slot_from[slot]),
+            float(self.slot_started[slot]),
+        )
 
     def live_pods(self) -> list[int]:
         return sorted(self.pod_slot)
