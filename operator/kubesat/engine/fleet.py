@@ -29,7 +29,7 @@ from kubesat.core.thermal import HeatBound
 from kubesat.core.upsets import UpsetEvents, UpsetKind
 from kubesat.core.workloads import DisruptionBudget, JobSpec
 from kubesat.engine import drains, lifecycle, placement, power, progress, report, upsets
-from kubesat.engine.config import JobController
+from kubesat.engine.config import EngineConfig, JobController
 from kubesat.engine.downlink import downlink_step
 from kubesat.engine.environment import Column
 from kubesat.engine.events import Decision, EndReason, Notice, PodStarted
