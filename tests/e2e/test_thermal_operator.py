@@ -7,7 +7,8 @@ GPUs, a 50 W bus and a one-sided 1 m^2 radiator that rejects about 630 W at its 
 maximum (no Earth load): the bus and one GPU. Their 20 kJ/K heat capacity takes them
 from 20 C to the maximum in about ten simulated minutes of four GPUs, five seconds of
 wall time at 120x. Under reactive nothing forecasts heat: the GPUs run until the
-protection holds them off.
+protection holds them off. kubesat-scheduler then says heat is why a pod waits, in the
+words of the engine's own filters.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from kubesat.engine.plugins.framework import FilterReason
 from kubesat.k8s.state_store import read_state
 from tests.e2e.conftest import Cluster, condition, constellation, gpu_job, wait_for
 
@@ -26,12 +28,12 @@ MAX_K = 333.15
 INITIAL_K = 293.15
 
 
-def hot_constellation() -> dict[str, Any]:
+def hot_constellation(policy: str = "reactive") -> dict[str, Any]:
     body = constellation(
         "hot",
         gpus=4,
         battery_wh=4000.0,
-        policy="reactive",
+        policy=policy,
         start="2026-06-21T00:00:00Z",
         orbits={"sunSynchronous": {"altitudeKm": 650, "ltanHours": 6, "count": 2}},
     )
@@ -98,3 +100,39 @@ def test_throttling_node_and_temperature_through_a_restart(
     failed = [p for p in pods if (p.status.reason or "") == "ThermalThrottled"]
     assert failed, [(p.metadata.name, p.status.phase, p.status.reason) for p in pods]
     assert all(p.status.phase == "Failed" for p in failed)
+
+
+def test_kubesat_scheduler_names_heat_as_the_engines_filters_do(
+    admin: Any, namespace: str, start_operator: Any
+) -> None:
+    """Under `none` (no taints), a throttling satellite's held-off GPUs are not free: a
+    pod that needs them stays Pending, and FailedScheduling says heat, not GPUs."""
+    cluster = Cluster(admin, namespace)
+    start_operator(namespace)
+    cluster.create(hot_constellation("none"))
+    cluster.ready_nodes("hot", 2)
+    cluster.create(
+        gpu_job("warm", gpus=1, work=1e7, interval=300, write=30, parallelism=8, completions=8)
+    )
+
+    def throttling() -> Any:
+        nodes = cluster.nodes("hot")
+        found = [condition(node, "ThermalThrottling") for node in nodes]
+        return all(c is not None and c.status == "True" for c in found) or None
+
+    wait_for("both satellites ThermalThrottling", throttling, timeout=90)
+    cluster.create(gpu_job("wide", gpus=2, work=600))
+    heat = str(FilterReason.HEAT_THROTTLING)
+
+    def says_heat() -> Any:
+        for pod in cluster.pods("wide"):
+            for event in cluster.events(pod.metadata.name, "FailedScheduling"):
+                if heat in event.message:
+                    return event.message
+        return None
+
+    message = wait_for("FailedScheduling naming heat", says_heat, timeout=150)
+    assert message.startswith("0/2 nodes are available:"), message
+    pods = cluster.pods("wide")
+    assert pods and all(p.status.phase == "Pending" for p in pods)
+    assert all(not p.spec.node_name for p in pods)

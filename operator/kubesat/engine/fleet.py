@@ -189,9 +189,10 @@ class FleetEngine(FleetState):
 
     # -- reading --------------------------------------------------------------------------
 
-    def view(self, column: Column) -> FleetView:
-        """What the policy's plugins see of every satellite now."""
-        return fleet_view(self, column)
+    def view(self, column: Column, allocated: NDArray[np.int64] | None = None) -> FleetView:
+        """What the policy's plugins see of every satellite now (`allocated`: the GPUs of
+        the pods a shell knows bound to each satellite, running or not)."""
+        return fleet_view(self, column, allocated)
 
     def why_not(self, view: FleetView, pod: PodShape) -> tuple[NDArray[np.bool_], dict[str, int]]:
         """The satellites that can take a pod of `pod`'s shape now, and per reason how many

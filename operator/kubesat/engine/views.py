@@ -12,13 +12,20 @@ from kubesat.engine.environment import Column
 from kubesat.engine.state import FleetState
 
 
-def fleet_view(s: FleetState, column: Column) -> FleetView:
-    """What the policy sees of every satellite now."""
+def fleet_view(
+    s: FleetState, column: Column, allocated: NDArray[np.int64] | None = None
+) -> FleetView:
+    """What the policy sees of every satellite now; `allocated`: the GPUs of the pods
+    bound to each satellite, when a shell knows them better (pods bound, not running)."""
     busy = s.busy_gpus()
-    free = s.free_gpus()
+    if allocated is None:
+        free, held = s.free_gpus(), busy
+    else:
+        free = np.maximum(s.healthy_gpus() - allocated, 0).astype(np.int64)
+        held = allocated
     if s.thermal is not None:
         # GPUs the radiator cannot carry are held off, as a hung GPU is
-        free = np.minimum(free, np.maximum(s.heat_limit_gpus - busy, 0))
+        free = np.minimum(free, np.maximum(s.heat_limit_gpus - held, 0))
     return FleetView(
         illumination=column.illumination,
         soc_wh=s.soc.copy(),

@@ -10,6 +10,8 @@ lets four GPUs reach the maximum from 20 C in about ten minutes. Power never lim
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from kubesat.core.thermal import KELVIN_AT_ZERO_CELSIUS, ThermalSystem
 from kubesat.engine.durable import restore_state, to_state
 from kubesat.engine.events import EndReason, Eviction, EvictionReason, Notice, NoticeKind, PodEnded
 from kubesat.engine.fleet import FleetEngine
+from kubesat.engine.plugins.framework import FilterReason, PodShape, Rejections
 from tests.unit.engine.test_fleet import HandMadeSky, endless, make_engine, run
 
 POWER = PowerSystem(
@@ -148,3 +151,47 @@ def test_temperature_survives_a_restart() -> None:
     assert again.decisions == ahead.decisions
     assert twin.temperature_k.tolist() == engine.temperature_k.tolist()
     assert twin.counters.bound_gpu_seconds == engine.counters.bound_gpu_seconds
+
+
+def test_the_filters_name_heat_where_the_radiator_holds_off_the_gpus_a_pod_needs() -> None:
+    """What kubesat-scheduler's FailedScheduling message says comes from these filters."""
+    engine = hot_engine("none")  # nothing forecasts heat: the radiator throttles
+    sky = HandMadeSky(np.ones((1, STEPS)))
+    for k in range(STEPS):
+        engine.step(sky.column(k), sky.upsets(k, k + 1))
+        if engine.throttling[0]:
+            break
+    assert engine.throttling[0] and engine.heat_limit_gpus[0] < POWER.gpus
+    view = engine.view(sky.column(engine.k))
+    passing, reasons = engine.why_not(view, PodShape(POWER.gpus))
+    assert not passing.any()
+    assert reasons == {str(FilterReason.HEAT_THROTTLING): 1}
+    message = Rejections(1, Counter(reasons)).message()
+    assert message == "0/1 nodes are available: 1 heat throttling (the radiator holds GPUs off)."
+    # a shell that counts its bound pods sees the same radiator limit
+    allocated = engine.busy_gpus()
+    assert engine.view(sky.column(engine.k), allocated).free_gpus.tolist() == (
+        view.free_gpus.tolist()
+    )
+
+
+@pytest.mark.parametrize("policy", ["none", "predictive"])
+def test_a_new_spec_brings_its_heat_model_and_policy(policy: str) -> None:
+    """`reconfigure` (a Constellation edited in place): heat and policy follow the spec."""
+    engine = make_engine("reactive", POWER, job())
+    assert engine.thermal is None and engine.heat_bound is None
+    engine.reconfigure(replace(engine.config, policy=policy, thermal=HOT))
+    assert engine.thermal is HOT and engine.heat_bound is not None
+    assert engine.plugins.name == policy
+    assert engine.temperature_k.tolist() == [HOT.initial_temperature_k]
+    sky = HandMadeSky(np.ones((1, STEPS)))
+    run(engine, sky)
+    # the radiator now limits the GPUs: they throttle, or predictive drains them for heat
+    c = engine.counters
+    assert c.thermal_throttles + c.evictions.get(EvictionReason.THERMAL.value, 0) >= 1
+    assert HOT.initial_temperature_k + 20.0 < engine.temperature_k[0] <= MAX_K + 1e-6
+    engine.reconfigure(replace(engine.config, thermal=None))
+    assert engine.heat_bound is None and not engine.throttling.any()
+    assert engine.heat_limit_gpus.tolist() == [POWER.gpus]
+    with pytest.raises(ValueError, match="step_seconds"):
+        engine.reconfigure(replace(engine.config, step_seconds=5.0))

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from kubesat.k8s.job_objects import (
-    MANAGED_BY,
     JobReason,
     JobState,
     compress_indexes,
@@ -24,6 +23,7 @@ from kubesat.k8s.job_objects import (
     render_job_status,
     render_pod,
 )
+from kubesat.spec import JOB_CONTROLLER_NAME
 
 # k8s.io/apimachinery pkg/util/validation: IsDNS1123Subdomain, IsDNS1123Label.
 DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -61,7 +61,7 @@ TEMPLATE: dict[str, Any] = {
 
 def job(*, indexed: bool) -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "managedBy": MANAGED_BY,
+        "managedBy": JOB_CONTROLLER_NAME,
         "completions": 2,
         "parallelism": 2,
         "template": copy.deepcopy(TEMPLATE),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace as Obj
 
-from kubesat.k8s.nodes import LABEL_CONSTELLATION, LABEL_NAMESPACE
+from kubesat.k8s.nodes import LABEL_NAMESPACE
 from kubesat.k8s.orphans import orphan_leases, orphan_nodes, orphan_satellites
+from kubesat.spec import CONSTELLATION_LABEL
 
 
 def node(name: str, namespace: str | None, constellation: str | None) -> Obj:
@@ -13,7 +14,7 @@ def node(name: str, namespace: str | None, constellation: str | None) -> Obj:
     if namespace is not None:
         labels[LABEL_NAMESPACE] = namespace
     if constellation is not None:
-        labels[LABEL_CONSTELLATION] = constellation
+        labels[CONSTELLATION_LABEL] = constellation
     return Obj(metadata=Obj(name=name, labels=labels))
 
 

@@ -1,0 +1,1 @@
+"""Tests of the placement and drain plugins, one module per plugin."""
