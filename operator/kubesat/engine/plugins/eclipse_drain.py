@@ -1,30 +1,25 @@
-"""Drain (reactive): a satellite that leaves full sunlight or is upset keeps no pod."""
+"""Drain EclipseDrain (reactive): a satellite that leaves full sunlight or is upset keeps
+no pod."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
-from numpy.typing import NDArray
 
 from kubesat.engine.events import EvictionReason
-from kubesat.engine.plugins.framework import FleetNow
+from kubesat.engine.plugins.framework import Counts, FleetNow, Keep, Rows, Seconds
 
 
-class EclipseDrain:
-    name: ClassVar[str] = "EclipseDrain"
+def nothing_out_of_sun(fleet: FleetNow, lead: Seconds) -> Counts:
+    view = fleet.view
+    drain = (view.illumination < 1.0) | view.upset
+    return np.where(drain, 0, view.busy_gpus)
 
-    def keep(self, fleet: FleetNow, drain_lead_seconds: NDArray[np.float64]) -> NDArray[np.int64]:
-        view = fleet.view
-        drain = (view.illumination < 1.0) | view.upset
-        return np.where(drain, 0, view.busy_gpus)
 
-    def reasons(
-        self,
-        fleet: FleetNow,
-        drain_lead_seconds: NDArray[np.float64],
-        over: NDArray[np.int64],
-        busy_after: NDArray[np.int64],
-    ) -> list[EvictionReason]:
-        upset = fleet.view.upset
-        return [EvictionReason.UPSET if upset[sat] else EvictionReason.ECLIPSE for sat in over]
+def eclipse_or_upset(
+    fleet: FleetNow, lead: Seconds, over: Rows, busy_after: Counts
+) -> list[EvictionReason]:
+    upset = fleet.view.upset
+    return [EvictionReason.UPSET if upset[sat] else EvictionReason.ECLIPSE for sat in over]
+
+
+ECLIPSE_DRAIN = Keep("EclipseDrain", nothing_out_of_sun, eclipse_or_upset)

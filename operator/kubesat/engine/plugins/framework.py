@@ -1,20 +1,21 @@
-"""The placement and drain framework: filters that say why, scores, caps and drains.
+"""The placement and drain framework: filters that say why, caps, scores and drains.
 
 Shaped like kube-scheduler's framework (`pkg/scheduler/framework`): a policy is a named
-list of plugins, each a small interface. For a pod of one shape, every filter rejects
-the satellites it must (and names its reason), the caps bound how many such pods a
-satellite takes, and the scores rank the rest (their points add up, in order). Drains
-say which pods leave and why. Plugins are pure functions of the `FleetView`; the engine,
+list of plugins, each a small typed function with a name. For a pod of one shape, every
+filter rejects the satellites it must (and names its reason), the caps bound how many
+such pods a satellite takes, and the scores rank the rest (their points add up, in
+order). Drains say which pods leave and why. Plugins are pure functions of the
+`FleetView` (the drains also read the engine's pod slots); the engine,
 kubesat-scheduler's messages and the simulator's report all run the same ones.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,62 +61,76 @@ class FleetNow:
     view: FleetView
 
 
-class FilterPlugin(Protocol):
-    """Rejects the satellites that cannot take a pod of `pod`'s shape now."""
-
-    name: ClassVar[str]
-    reason: ClassVar[FilterReason]
-    # a node-level filter ignores the pod (a taint); the others depend on its shape
-    node_level: ClassVar[bool]
-
-    def passes(self, fleet: FleetNow, pod: PodShape, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
-        """Per satellite, whether it passes; only the satellites still `ok` need an answer
-        (an expensive filter computes for those only and passes the rest)."""
-        ...
+Mask = NDArray[np.bool_]  # per satellite (or per satellite of some rows)
+Rows = NDArray[np.int64]  # satellite indices
+Counts = NDArray[np.int64]  # per satellite: GPUs or pods
+Points = NDArray[np.float64]  # per satellite: a score's points
+Seconds = NDArray[np.float64]  # per satellite: a time
 
 
-class CapPlugin(Protocol):
-    """Bounds how many pods of a shape a satellite that passes the filters takes."""
+@dataclass(frozen=True)
+class Filter:
+    """Rejects the satellites that cannot take a pod of a shape now, for one reason.
 
-    name: ClassVar[str]
+    `test(fleet, pod, ok)` says per satellite whether it passes; only the satellites still
+    `ok` need an answer (an expensive filter computes for those only and passes the rest).
+    A node-level filter ignores the pod (it stands for a taint).
+    """
 
-    def most_pods(
-        self, fleet: FleetNow, pod: PodShape, rows: NDArray[np.int64]
-    ) -> NDArray[np.int64]:
-        """For the satellites of `rows`, the most pods of `pod`'s shape it allows."""
-        ...
+    name: str
+    reason: FilterReason
+    test: Callable[[FleetNow, PodShape, Mask], Mask]
+    node_level: bool = False
+    reads_runway: bool = False
 
-
-class ScorePlugin(Protocol):
-    """Points for a satellite (higher is better); a policy adds its scores in order."""
-
-    name: ClassVar[str]
-
-    def points(
-        self, fleet: FleetNow, pod: PodShape, rows: NDArray[np.int64] | None
-    ) -> NDArray[np.float64] | None:
-        """Weighted points of every satellite (or of those of `rows`); None: no opinion."""
-        ...
+    def passes(self, fleet: FleetNow, pod: PodShape, ok: Mask) -> Mask:
+        return self.test(fleet, pod, ok)
 
 
-class KeepPlugin(Protocol):
-    """How many busy GPUs a satellite may keep; the pods beyond it drain, for a reason."""
+@dataclass(frozen=True)
+class Cap:
+    """Bounds how many pods of a shape each satellite of `rows` (past the filters) takes."""
 
-    name: ClassVar[str]
+    name: str
+    most_pods: Callable[[FleetNow, PodShape, Rows], Counts]
+    reads_runway: bool = False
 
-    def keep(
-        self, fleet: FleetNow, drain_lead_seconds: NDArray[np.float64]
-    ) -> NDArray[np.int64]: ...
 
-    def reasons(
-        self,
-        fleet: FleetNow,
-        drain_lead_seconds: NDArray[np.float64],
-        over: NDArray[np.int64],
-        busy_after: NDArray[np.int64],
-    ) -> list[EvictionReason]:
-        """For the satellites of `over` (keeping fewer GPUs than `busy_after`), why."""
-        ...
+@dataclass(frozen=True)
+class Score:
+    """Weighted points per satellite (or per satellite of `rows`); None: no opinion. A
+    policy adds its scores' points in order."""
+
+    name: str
+    points: Callable[[FleetNow, PodShape, Rows | None], Points | None]
+    reads_runway: bool = False
+
+
+@dataclass(frozen=True)
+class Keep:
+    """How many busy GPUs each satellite may keep (given the drain lead); the pods beyond
+    it drain, for the reason `reasons` gives per satellite of `over`."""
+
+    name: str
+    keep: Callable[[FleetNow, Seconds], Counts]
+    reasons: Callable[[FleetNow, Seconds, Rows, Counts], list[EvictionReason]]
+    reads_runway: bool = False
+
+
+@dataclass(frozen=True)
+class PodDrain:
+    """Picks single pods to evict: (slot, reason, the runway or contact left to report)."""
+
+    name: str
+    evictions: Callable[[FleetState, FleetNow], list[tuple[int, EvictionReason, float]]]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Picks the running pods that write a checkpoint now, outside their own interval."""
+
+    name: str
+    due: Callable[[FleetState], Rows]
 
 
 @dataclass(frozen=True)
@@ -136,11 +151,11 @@ class Rejections:
 
 
 def run_filters(
-    filters: Sequence[FilterPlugin],
+    filters: Sequence[Filter],
     fleet: FleetNow,
     pod: PodShape,
-    ok: NDArray[np.bool_] | None = None,
-) -> NDArray[np.bool_]:
+    ok: Mask | None = None,
+) -> Mask:
     """The satellites that pass every filter (and `ok`, when given)."""
     passing = np.ones(fleet.view.ready.shape, np.bool_) if ok is None else ok.copy()
     for plugin in filters:
@@ -149,11 +164,11 @@ def run_filters(
 
 
 def explain(
-    filters: Sequence[FilterPlugin],
+    filters: Sequence[Filter],
     fleet: FleetNow,
     pod: PodShape,
-    first: Sequence[tuple[str, NDArray[np.bool_]]] = (),
-) -> tuple[NDArray[np.bool_], Counter[str]]:
+    first: Sequence[tuple[str, Mask]] = (),
+) -> tuple[Mask, Counter[str]]:
     """The satellites that pass, and per reason how many satellites it rejected first.
 
     `first` are the shell's own checks, as (reason, passes) pairs, run before the
@@ -162,7 +177,7 @@ def explain(
     n = fleet.view.ready.shape[0]
     passing = np.ones(n, np.bool_)
     out: Counter[str] = Counter()
-    checks: list[tuple[str, NDArray[np.bool_] | FilterPlugin]] = [*first]
+    checks: list[tuple[str, Mask | Filter]] = [*first]
     checks.extend((str(plugin.reason), plugin) for plugin in filters)
     for reason, check in checks:
         passes = check if isinstance(check, np.ndarray) else check.passes(fleet, pod, passing)
@@ -176,21 +191,3 @@ def explain(
 def of_rows(values: NDArray[Any], rows: NDArray[np.int64] | None) -> NDArray[Any]:
     """`values` of every satellite, or of those of `rows`."""
     return values if rows is None else values[rows]
-
-
-class PodDrainPlugin(Protocol):
-    """Picks single pods to evict (with the runway or contact left to report)."""
-
-    name: ClassVar[str]
-
-    def evictions(
-        self, state: FleetState, fleet: FleetNow
-    ) -> list[tuple[int, EvictionReason, float]]: ...
-
-
-class CheckpointPlugin(Protocol):
-    """Picks running pods that write a checkpoint now, outside their own interval."""
-
-    name: ClassVar[str]
-
-    def due(self, state: FleetState) -> NDArray[np.int64]: ...

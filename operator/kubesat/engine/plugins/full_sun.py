@@ -1,19 +1,12 @@
-"""Filter: the satellite is in full sunlight (the reactive policy's eclipse taint)."""
+"""Filter FullSun: the satellite is in full sunlight (the reactive policy's eclipse taint)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import numpy as np
-from numpy.typing import NDArray
-
-from kubesat.engine.plugins.framework import FilterReason, FleetNow, PodShape
+from kubesat.engine.plugins.framework import Filter, FilterReason, FleetNow, Mask, PodShape
 
 
-class FullSun:
-    name: ClassVar[str] = "FullSun"
-    reason: ClassVar[FilterReason] = FilterReason.ECLIPSE
-    node_level: ClassVar[bool] = True
+def full_sun(fleet: FleetNow, pod: PodShape, ok: Mask) -> Mask:
+    return fleet.view.illumination >= 1.0
 
-    def passes(self, fleet: FleetNow, pod: PodShape, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
-        return fleet.view.illumination >= 1.0
+
+FULL_SUN = Filter("FullSun", FilterReason.ECLIPSE, full_sun, node_level=True)

@@ -1,25 +1,27 @@
-"""Filter and cap: the satellite has the pod's GPUs free (kube-scheduler's
+"""Filter and cap GpuFit: the satellite has the pod's GPUs free (kube-scheduler's
 NodeResourcesFit for `nvidia.com/gpu`), and takes as many pods as its free GPUs hold."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from kubesat.engine.plugins.framework import (
+    Cap,
+    Counts,
+    Filter,
+    FilterReason,
+    FleetNow,
+    Mask,
+    PodShape,
+    Rows,
+)
 
-import numpy as np
-from numpy.typing import NDArray
 
-from kubesat.engine.plugins.framework import FilterReason, FleetNow, PodShape
+def gpus_free(fleet: FleetNow, pod: PodShape, ok: Mask) -> Mask:
+    return fleet.view.free_gpus >= pod.gpus
 
 
-class GpuFit:
-    name: ClassVar[str] = "GpuFit"
-    reason: ClassVar[FilterReason] = FilterReason.INSUFFICIENT_GPU
-    node_level: ClassVar[bool] = False
+def pods_in_free_gpus(fleet: FleetNow, pod: PodShape, rows: Rows) -> Counts:
+    return fleet.view.free_gpus[rows] // pod.gpus
 
-    def passes(self, fleet: FleetNow, pod: PodShape, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
-        return fleet.view.free_gpus >= pod.gpus
 
-    def most_pods(
-        self, fleet: FleetNow, pod: PodShape, rows: NDArray[np.int64]
-    ) -> NDArray[np.int64]:
-        return fleet.view.free_gpus[rows] // pod.gpus
+GPU_FIT = Filter("GpuFit", FilterReason.INSUFFICIENT_GPU, gpus_free)
+GPU_FIT_CAP = Cap("GpuFit", pods_in_free_gpus)

@@ -1,20 +1,13 @@
-"""Filter: a link-bound pod (`kubesat.io/needs-ground-link`) goes only to a satellite in
-contact with a ground station."""
+"""Filter GroundLink: a link-bound pod (`kubesat.io/needs-ground-link`) goes only to a
+satellite in contact with a ground station."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import numpy as np
-from numpy.typing import NDArray
-
-from kubesat.engine.plugins.framework import FilterReason, FleetNow, PodShape
+from kubesat.engine.plugins.framework import Filter, FilterReason, FleetNow, Mask, PodShape
 
 
-class GroundLink:
-    name: ClassVar[str] = "GroundLink"
-    reason: ClassVar[FilterReason] = FilterReason.NO_GROUND_LINK
-    node_level: ClassVar[bool] = False
+def in_contact(fleet: FleetNow, pod: PodShape, ok: Mask) -> Mask:
+    return fleet.view.link if pod.needs_link else ok
 
-    def passes(self, fleet: FleetNow, pod: PodShape, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
-        return fleet.view.link if pod.needs_link else ok
+
+GROUND_LINK = Filter("GroundLink", FilterReason.NO_GROUND_LINK, in_contact)

@@ -1,4 +1,5 @@
-"""Filter: a throttling satellite has the pod's GPUs left under its radiator's limit.
+"""Filter HeatHeadroom: a throttling satellite has the pod's GPUs left under its
+radiator's limit.
 
 The view's free GPUs already leave out the GPUs the radiator cannot carry; this filter
 names heat as the reason where those held-off GPUs are what the pod lacks, before
@@ -6,21 +7,14 @@ names heat as the reason where those held-off GPUs are what the pod lacks, befor
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import numpy as np
-from numpy.typing import NDArray
-
-from kubesat.engine.plugins.framework import FilterReason, FleetNow, PodShape
+from kubesat.engine.plugins.framework import Filter, FilterReason, FleetNow, Mask, PodShape
 
 
-class HeatHeadroom:
-    name: ClassVar[str] = "HeatHeadroom"
-    reason: ClassVar[FilterReason] = FilterReason.HEAT_THROTTLING
-    node_level: ClassVar[bool] = False
+def heat_headroom(fleet: FleetNow, pod: PodShape, ok: Mask) -> Mask:
+    throttling = fleet.view.throttling
+    if throttling is None:
+        return ok
+    return ~(throttling & (fleet.view.free_gpus < pod.gpus))
 
-    def passes(self, fleet: FleetNow, pod: PodShape, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
-        throttling = fleet.view.throttling
-        if throttling is None:
-            return ok
-        return ~(throttling & (fleet.view.free_gpus < pod.gpus))
+
+HEAT_HEADROOM = Filter("HeatHeadroom", FilterReason.HEAT_THROTTLING, heat_headroom)

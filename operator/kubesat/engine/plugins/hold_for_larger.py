@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 from numpy.typing import NDArray
 
-from kubesat.engine.plugins.framework import FilterPlugin, FleetNow, PodShape, run_filters
+from kubesat.engine.plugins.framework import Filter, FleetNow, PodShape, run_filters
 from kubesat.engine.slot_state import DRAINING
 
 if TYPE_CHECKING:
@@ -22,7 +22,9 @@ Waiting = dict[int, tuple[int, float]]
 
 
 class HoldForLarger:
-    name: ClassVar[str] = "HoldForLarger"
+    """The reserve plugin: what waits for room, and the room held for it."""
+
+    name: Final = "HoldForLarger"
 
     def draining(self, state: FleetState) -> Waiting:
         """Pods draining now, by GPUs per pod: (how many, the longest runway they need)."""
@@ -44,7 +46,7 @@ class HoldForLarger:
 
     def held(
         self,
-        filters: Sequence[FilterPlugin],
+        filters: Sequence[Filter],
         fleet: FleetNow,
         free: NDArray[np.int64],
         busy: NDArray[np.int64],

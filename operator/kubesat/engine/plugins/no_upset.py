@@ -1,19 +1,12 @@
-"""Filter: the satellite is not recovering from a radiation upset."""
+"""Filter NoUpset: the satellite is not recovering from a radiation upset."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import numpy as np
-from numpy.typing import NDArray
-
-from kubesat.engine.plugins.framework import FilterReason, FleetNow, PodShape
+from kubesat.engine.plugins.framework import Filter, FilterReason, FleetNow, Mask, PodShape
 
 
-class NoUpset:
-    name: ClassVar[str] = "NoUpset"
-    reason: ClassVar[FilterReason] = FilterReason.UPSET
-    node_level: ClassVar[bool] = True
+def no_upset(fleet: FleetNow, pod: PodShape, ok: Mask) -> Mask:
+    return ~fleet.view.upset
 
-    def passes(self, fleet: FleetNow, pod: PodShape, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
-        return ~fleet.view.upset
+
+NO_UPSET = Filter("NoUpset", FilterReason.UPSET, no_upset, node_level=True)

@@ -1,20 +1,13 @@
-"""Filter: the satellite's node is Ready (not power-cycling after a latch-up, not
-rebooting its payload after a low-voltage disconnect)."""
+"""Filter NodeReady: the satellite's node is Ready (not power-cycling after a latch-up,
+not rebooting its payload after a low-voltage disconnect)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import numpy as np
-from numpy.typing import NDArray
-
-from kubesat.engine.plugins.framework import FilterReason, FleetNow, PodShape
+from kubesat.engine.plugins.framework import Filter, FilterReason, FleetNow, Mask, PodShape
 
 
-class NodeReady:
-    name: ClassVar[str] = "NodeReady"
-    reason: ClassVar[FilterReason] = FilterReason.NOT_READY
-    node_level: ClassVar[bool] = True
+def node_ready(fleet: FleetNow, pod: PodShape, ok: Mask) -> Mask:
+    return fleet.view.ready
 
-    def passes(self, fleet: FleetNow, pod: PodShape, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
-        return fleet.view.ready
+
+NODE_READY = Filter("NodeReady", FilterReason.NOT_READY, node_ready, node_level=True)

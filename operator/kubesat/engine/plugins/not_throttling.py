@@ -1,21 +1,16 @@
-"""Filter: the satellite's radiator carries every GPU (the reactive policy's thermal
-taint: a throttling satellite takes no pod at all)."""
+"""Filter NotThrottling: the satellite's radiator carries every GPU (the reactive policy's
+thermal taint: a throttling satellite takes no pod at all)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import numpy as np
-from numpy.typing import NDArray
-
-from kubesat.engine.plugins.framework import FilterReason, FleetNow, PodShape
+from kubesat.engine.plugins.framework import Filter, FilterReason, FleetNow, Mask, PodShape
 
 
-class NotThrottling:
-    name: ClassVar[str] = "NotThrottling"
-    reason: ClassVar[FilterReason] = FilterReason.HEAT_THROTTLING
-    node_level: ClassVar[bool] = True
+def not_throttling(fleet: FleetNow, pod: PodShape, ok: Mask) -> Mask:
+    throttling = fleet.view.throttling
+    return ok if throttling is None else ~throttling
 
-    def passes(self, fleet: FleetNow, pod: PodShape, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
-        throttling = fleet.view.throttling
-        return ok if throttling is None else ~throttling
+
+NOT_THROTTLING = Filter(
+    "NotThrottling", FilterReason.HEAT_THROTTLING, not_throttling, node_level=True
+)

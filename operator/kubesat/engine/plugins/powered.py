@@ -1,19 +1,12 @@
-"""Filter: the satellite's battery is above its floor (no low-voltage disconnect)."""
+"""Filter Powered: the satellite's battery is above its floor (no low-voltage disconnect)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import numpy as np
-from numpy.typing import NDArray
-
-from kubesat.engine.plugins.framework import FilterReason, FleetNow, PodShape
+from kubesat.engine.plugins.framework import Filter, FilterReason, FleetNow, Mask, PodShape
 
 
-class Powered:
-    name: ClassVar[str] = "Powered"
-    reason: ClassVar[FilterReason] = FilterReason.LOW_POWER
-    node_level: ClassVar[bool] = True
+def powered(fleet: FleetNow, pod: PodShape, ok: Mask) -> Mask:
+    return fleet.view.powered
 
-    def passes(self, fleet: FleetNow, pod: PodShape, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
-        return fleet.view.powered
+
+POWERED = Filter("Powered", FilterReason.LOW_POWER, powered, node_level=True)

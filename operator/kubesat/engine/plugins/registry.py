@@ -14,75 +14,87 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Final
+from typing import Final, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from kubesat.core.policy import POLICIES
-from kubesat.engine.plugins.battery_score import BatteryScore
-from kubesat.engine.plugins.contact_score import ContactScore
-from kubesat.engine.plugins.contact_time import ContactTime
-from kubesat.engine.plugins.eclipse_drain import EclipseDrain
+from kubesat.engine.plugins.contact_score import CONTACT_SCORE
+from kubesat.engine.plugins.contact_time import CONTACT_TIME
+from kubesat.engine.plugins.eclipse_drain import ECLIPSE_DRAIN
 from kubesat.engine.plugins.framework import (
-    CapPlugin,
-    CheckpointPlugin,
-    FilterPlugin,
+    Cap,
+    Checkpoint,
+    Filter,
     FleetNow,
-    KeepPlugin,
-    PodDrainPlugin,
+    Keep,
+    Mask,
+    PodDrain,
     PodShape,
-    ScorePlugin,
+    Points,
+    Rows,
+    Score,
     run_filters,
 )
-from kubesat.engine.plugins.full_sun import FullSun
-from kubesat.engine.plugins.gang_checkpoint import GangCheckpoint
-from kubesat.engine.plugins.gpu_fit import GpuFit
-from kubesat.engine.plugins.ground_link import GroundLink
-from kubesat.engine.plugins.heat_headroom import HeatHeadroom
+from kubesat.engine.plugins.full_sun import FULL_SUN
+from kubesat.engine.plugins.gang_checkpoint import GANG_CHECKPOINT
+from kubesat.engine.plugins.gpu_fit import GPU_FIT, GPU_FIT_CAP
+from kubesat.engine.plugins.ground_link import GROUND_LINK
+from kubesat.engine.plugins.heat_headroom import HEAT_HEADROOM
 from kubesat.engine.plugins.hold_for_larger import HoldForLarger
-from kubesat.engine.plugins.least_allocated import LeastAllocated
-from kubesat.engine.plugins.link_drain import LinkDrain
-from kubesat.engine.plugins.link_score import LinkScore
-from kubesat.engine.plugins.no_upset import NoUpset
-from kubesat.engine.plugins.node_ready import NodeReady
-from kubesat.engine.plugins.not_throttling import NotThrottling
-from kubesat.engine.plugins.packing import Packing
-from kubesat.engine.plugins.power_runway import PowerRunway
-from kubesat.engine.plugins.powered import Powered
-from kubesat.engine.plugins.radiation_score import RadiationScore
-from kubesat.engine.plugins.runway_drain import RunwayDrain
-from kubesat.engine.plugins.runway_score import RunwayScore
-from kubesat.engine.plugins.thermal_runway import ThermalRunway
+from kubesat.engine.plugins.link_drain import LINK_DRAIN
+from kubesat.engine.plugins.no_upset import NO_UPSET
+from kubesat.engine.plugins.node_ready import NODE_READY
+from kubesat.engine.plugins.not_throttling import NOT_THROTTLING
+from kubesat.engine.plugins.power_runway import POWER_RUNWAY, POWER_RUNWAY_CAP
+from kubesat.engine.plugins.powered import POWERED
+from kubesat.engine.plugins.runway_drain import RUNWAY_DRAIN
+from kubesat.engine.plugins.thermal_runway import THERMAL_RUNWAY
+from kubesat.engine.plugins.view_scores import (
+    BATTERY_SCORE,
+    LEAST_ALLOCATED,
+    LINK_SCORE,
+    PACKING,
+    RADIATION_SCORE,
+    RUNWAY_SCORE,
+)
 
-PLUGINS: Final[Mapping[str, Any]] = {
-    plugin.name: plugin()
-    for plugin in (
-        NodeReady,
-        Powered,
-        NoUpset,
-        FullSun,
-        NotThrottling,
-        HeatHeadroom,
-        GpuFit,
-        GroundLink,
-        ContactTime,
-        PowerRunway,
-        ThermalRunway,
-        LeastAllocated,
-        RunwayScore,
-        BatteryScore,
-        LinkScore,
-        RadiationScore,
-        Packing,
-        ContactScore,
-        LinkDrain,
-        GangCheckpoint,
-        EclipseDrain,
-        RunwayDrain,
-        HoldForLarger,
-    )
-}
+Plugin = TypeVar("Plugin", Filter, Cap, Score, Keep, PodDrain, Checkpoint)
+
+
+def by_name(*plugins: Plugin) -> Mapping[str, Plugin]:
+    return {plugin.name: plugin for plugin in plugins}
+
+
+# every plugin, by extension point and name (kube-scheduler's registry)
+FILTERS: Final = by_name(
+    NODE_READY,
+    POWERED,
+    NO_UPSET,
+    FULL_SUN,
+    NOT_THROTTLING,
+    HEAT_HEADROOM,
+    GPU_FIT,
+    GROUND_LINK,
+    CONTACT_TIME,
+    POWER_RUNWAY,
+    THERMAL_RUNWAY,
+)
+CAPS: Final = by_name(GPU_FIT_CAP, POWER_RUNWAY_CAP)
+SCORES: Final = by_name(
+    LEAST_ALLOCATED,
+    RUNWAY_SCORE,
+    BATTERY_SCORE,
+    LINK_SCORE,
+    RADIATION_SCORE,
+    PACKING,
+    CONTACT_SCORE,
+)
+KEEPS: Final = by_name(ECLIPSE_DRAIN, RUNWAY_DRAIN)
+POD_DRAINS: Final = by_name(LINK_DRAIN)
+CHECKPOINTS: Final = by_name(GANG_CHECKPOINT)
+RESERVES: Final[Mapping[str, HoldForLarger]] = {HoldForLarger.name: HoldForLarger()}
 
 
 @dataclass(frozen=True)
@@ -98,30 +110,22 @@ class PolicyPlugins:
     reserve: str | None = None
 
 
-BASE_FILTERS: Final = ("NodeReady",)
 FIT_FILTERS: Final = ("HeatHeadroom", "GpuFit", "GroundLink", "ContactTime")
 POLICY_PLUGINS: Final[Mapping[str, PolicyPlugins]] = {
     "none": PolicyPlugins(
-        filters=(*BASE_FILTERS, *FIT_FILTERS),
+        filters=("NodeReady", *FIT_FILTERS),
         caps=("GpuFit",),
         scores=("LeastAllocated",),
     ),
     "reactive": PolicyPlugins(
-        filters=(*BASE_FILTERS, "Powered", "NoUpset", "FullSun", "NotThrottling", *FIT_FILTERS),
+        filters=("NodeReady", "Powered", "NoUpset", "FullSun", "NotThrottling", *FIT_FILTERS),
         caps=("GpuFit",),
         scores=("LeastAllocated", "ContactScore"),
         pod_drains=("LinkDrain",),
         keep="EclipseDrain",
     ),
     "predictive": PolicyPlugins(
-        filters=(
-            *BASE_FILTERS,
-            "Powered",
-            "NoUpset",
-            *FIT_FILTERS,
-            "PowerRunway",
-            "ThermalRunway",
-        ),
+        filters=("NodeReady", "Powered", "NoUpset", *FIT_FILTERS, "PowerRunway", "ThermalRunway"),
         caps=("GpuFit", "PowerRunway"),
         scores=(
             "RunwayScore",
@@ -144,12 +148,12 @@ class Policy:
     """A scheduling policy: its name and its plugins, ready to run."""
 
     name: str
-    filters: tuple[FilterPlugin, ...]
-    caps: tuple[CapPlugin, ...]
-    scores: tuple[ScorePlugin, ...]
-    pod_drains: tuple[PodDrainPlugin, ...]
-    checkpoints: tuple[CheckpointPlugin, ...]
-    keep: KeepPlugin | None
+    filters: tuple[Filter, ...]
+    caps: tuple[Cap, ...]
+    scores: tuple[Score, ...]
+    pod_drains: tuple[PodDrain, ...]
+    checkpoints: tuple[Checkpoint, ...]
+    keep: Keep | None
     reserve: HoldForLarger | None
 
     @property
@@ -160,21 +164,16 @@ class Policy:
     @property
     def reads_runway(self) -> bool:
         """Whether a plugin reads runways (the engine then keeps a runway table)."""
-        plugins: list[Any] = [*self.filters, *self.caps, *self.scores, self.keep]
-        return any(getattr(plugin, "reads_runway", False) for plugin in plugins)
+        plugins: list[Filter | Cap | Score | Keep] = [*self.filters, *self.caps, *self.scores]
+        if self.keep is not None:
+            plugins.append(self.keep)
+        return any(plugin.reads_runway for plugin in plugins)
 
-    def feasible(self, fleet: FleetNow, pod: PodShape) -> NDArray[np.bool_]:
+    def feasible(self, fleet: FleetNow, pod: PodShape) -> Mask:
         """The satellites every filter lets take a pod of `pod`'s shape."""
         return run_filters(self.filters, fleet, pod)
 
-    def schedulable(self, fleet: FleetNow) -> NDArray[np.bool_]:
-        """The satellites whose node takes pods at all (the node-level filters)."""
-        node_filters = [plugin for plugin in self.filters if plugin.node_level]
-        return run_filters(node_filters, fleet, PodShape(0))
-
-    def score(
-        self, fleet: FleetNow, pod: PodShape, rows: NDArray[np.int64] | None = None
-    ) -> NDArray[np.float64]:
+    def score(self, fleet: FleetNow, pod: PodShape, rows: Rows | None = None) -> Points:
         """The scores' points added in order, of every satellite (or of those of `rows`)."""
         total: NDArray[np.float64] | None = None
         for plugin in self.scores:
@@ -190,17 +189,17 @@ class Policy:
 
 @cache
 def policy_named(name: str) -> Policy:
-    """The policy `name` (one of `POLICIES`), its plugins looked up in `PLUGINS`."""
+    """The policy `name` (one of `POLICIES`), its plugins looked up in the registry."""
     if name not in POLICY_PLUGINS:
         raise ValueError(f"policy: must be one of {', '.join(POLICIES)}, got {name!r}")
     names = POLICY_PLUGINS[name]
     return Policy(
         name=name,
-        filters=tuple(PLUGINS[n] for n in names.filters),
-        caps=tuple(PLUGINS[n] for n in names.caps),
-        scores=tuple(PLUGINS[n] for n in names.scores),
-        pod_drains=tuple(PLUGINS[n] for n in names.pod_drains),
-        checkpoints=tuple(PLUGINS[n] for n in names.checkpoints),
-        keep=None if names.keep is None else PLUGINS[names.keep],
-        reserve=None if names.reserve is None else PLUGINS[names.reserve],
+        filters=tuple(FILTERS[n] for n in names.filters),
+        caps=tuple(CAPS[n] for n in names.caps),
+        scores=tuple(SCORES[n] for n in names.scores),
+        pod_drains=tuple(POD_DRAINS[n] for n in names.pod_drains),
+        checkpoints=tuple(CHECKPOINTS[n] for n in names.checkpoints),
+        keep=None if names.keep is None else KEEPS[names.keep],
+        reserve=None if names.reserve is None else RESERVES[names.reserve],
     )

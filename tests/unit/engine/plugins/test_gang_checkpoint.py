@@ -4,7 +4,7 @@ import numpy as np
 
 from kubesat.core.upsets import UpsetModel
 from kubesat.core.workloads import JobSpec
-from kubesat.engine.plugins.gang_checkpoint import GangCheckpoint
+from kubesat.engine.plugins.gang_checkpoint import GANG_CHECKPOINT
 from tests.unit.engine.plugins.engines import engine_with
 
 # 1e-6 cm^2 per GPU in 1000 p/cm^2/s: 1e-3 upsets per GPU-second, every one kills a member
@@ -39,13 +39,13 @@ def test_a_gang_checkpoints_at_youngs_interval_of_its_upset_risk():
     young = math.sqrt(2.0 * 30.0 / 2e-3)
     engine, slots = gang_engine()
     engine.slot_since[slots] = young - 1.0
-    assert GangCheckpoint().due(engine).tolist() == []
+    assert GANG_CHECKPOINT.due(engine).tolist() == []
     engine.slot_since[slots] = young + 1.0
-    assert sorted(GangCheckpoint().due(engine).tolist()) == sorted(slots)
+    assert sorted(GANG_CHECKPOINT.due(engine).tolist()) == sorted(slots)
 
 
 def test_no_flux_no_early_checkpoint():
     engine, slots = gang_engine()
     engine.flux = np.zeros(2)
     engine.slot_since[slots] = 1000.0
-    assert GangCheckpoint().due(engine).tolist() == []
+    assert GANG_CHECKPOINT.due(engine).tolist() == []

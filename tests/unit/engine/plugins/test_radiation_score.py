@@ -1,8 +1,8 @@
 from kubesat.engine.plugins.framework import PodShape
-from kubesat.engine.plugins.radiation_score import RadiationScore
+from kubesat.engine.plugins.view_scores import RADIATION_SCORE
 from tests.unit.engine.plugins.cases import fleet
 
 
 def test_two_points_off_in_high_radiation():
     now = fleet(high_radiation=[True, False])
-    assert RadiationScore().points(now, PodShape(1), None).tolist() == [-2.0, 0.0]
+    assert RADIATION_SCORE.points(now, PodShape(1), None).tolist() == [-2.0, 0.0]

@@ -1,7 +1,7 @@
 import numpy as np
 
 from kubesat.engine.events import EvictionReason
-from kubesat.engine.plugins.runway_drain import RunwayDrain
+from kubesat.engine.plugins.runway_drain import RUNWAY_DRAIN
 from tests.unit.engine.plugins.cases import fleet
 
 # satellite 0 in a 1500 s shadow with 200 Wh above the floor: 684 000 J delivered, the bus
@@ -17,7 +17,7 @@ SHADOW = {
 
 
 def test_a_satellite_keeps_the_most_gpus_whose_runway_covers_the_lead():
-    plugin = RunwayDrain()
+    plugin = RUNWAY_DRAIN
     now = fleet(**SHADOW)
     assert plugin.keep(now, np.full(2, 300.0)).tolist() == [2, 4]
     assert plugin.keep(now, np.full(2, 250.0)).tolist() == [3, 4]
@@ -32,7 +32,7 @@ def test_the_reason_is_heat_where_the_power_runway_alone_would_keep_them():
     thermal = np.array([[np.inf] * 5, [np.inf, np.inf, np.inf, 400.0, 120.0]])
     now = fleet(**SHADOW, thermal_seconds=thermal)
     lead = np.full(2, 300.0)
-    plugin = RunwayDrain()
+    plugin = RUNWAY_DRAIN
     assert plugin.keep(now, lead).tolist() == [2, 3]
     reasons = plugin.reasons(now, lead, np.array([0, 1]), np.array([4, 4]))
     assert reasons == [EvictionReason.RUNWAY, EvictionReason.THERMAL]

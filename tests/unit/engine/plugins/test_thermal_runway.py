@@ -1,7 +1,7 @@
 import numpy as np
 
 from kubesat.engine.plugins.framework import FilterReason, PodShape
-from kubesat.engine.plugins.thermal_runway import ThermalRunway
+from kubesat.engine.plugins.thermal_runway import THERMAL_RUNWAY
 from tests.unit.engine.plugins.cases import everyone, fleet
 
 # seconds to the maximum temperature with 0..4 GPUs busy
@@ -12,11 +12,11 @@ def test_the_pods_gpus_must_stay_below_the_maximum_temperature_as_long_as_it_nee
     now = fleet(busy_gpus=[1, 0], thermal_seconds=THERMAL)
     pod = PodShape(1, runway_seconds=1800.0)
     # satellite 0 with 2 busy: 5000 s; satellite 1 with 1 busy: 600 s
-    assert ThermalRunway().passes(now, pod, everyone(now)).tolist() == [True, False]
-    assert ThermalRunway.reason is FilterReason.THERMAL_RUNWAY
+    assert THERMAL_RUNWAY.passes(now, pod, everyone(now)).tolist() == [True, False]
+    assert THERMAL_RUNWAY.reason is FilterReason.THERMAL_RUNWAY
 
 
 def test_without_a_thermal_model_every_satellite_passes():
     now = fleet(busy_gpus=[1, 0])
     pod = PodShape(1, runway_seconds=1800.0)
-    assert ThermalRunway().passes(now, pod, everyone(now)).tolist() == [True, True]
+    assert THERMAL_RUNWAY.passes(now, pod, everyone(now)).tolist() == [True, True]
