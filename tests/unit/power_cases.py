@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from kubesat.core.policy import FleetView
 from kubesat.core.power import PowerSystem
 
 # A 1 kWh battery usable to 80% DoD, 95% each way, H100-class GPUs at 700 W, 300 W bus:
@@ -27,3 +33,28 @@ FLEET = PowerSystem(
     discharge_efficiency=0.95,
     depth_of_discharge=0.8,
 )
+
+
+# 1 kWh at 50% depth of discharge: 500 Wh usable, 475 Wh delivered at 95% efficiency; a
+# 3 kW array, a 100 W bus and four 700 W GPUs
+HALF_DOD = replace(SMALL, solar_array_w=3000.0, bus_power_w=100.0, depth_of_discharge=0.5)
+
+
+def view(**overrides: Any) -> FleetView:
+    """Satellites in full sun with a full battery and 4 free GPUs, but for `overrides`."""
+    n = len(next(iter(overrides.values()))) if overrides else 1
+    base: dict[str, Any] = {
+        "illumination": np.ones(n),
+        "soc_wh": np.full(n, 1000.0),
+        "busy_gpus": np.zeros(n, np.int64),
+        "free_gpus": np.full(n, 4, np.int64),
+        "link": np.zeros(n, bool),
+        "high_radiation": np.zeros(n, bool),
+        "seconds_to_shadow": np.full(n, np.inf),
+        "shadow_seconds": np.zeros(n),
+        "powered": np.ones(n, bool),
+        "ready": np.ones(n, bool),
+        "upset": np.zeros(n, bool),
+    }
+    base.update({k: v if v is None else np.asarray(v) for k, v in overrides.items()})
+    return FleetView(**base)

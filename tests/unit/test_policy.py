@@ -23,7 +23,8 @@ from kubesat.core.policy import (
 from kubesat.core.power import SECONDS_PER_HOUR, PowerSystem, bus_first_step
 from kubesat.engine.plugins.framework import FleetNow, PodShape
 from kubesat.engine.plugins.registry import policy_named
-from tests.unit.power_cases import FLEET, SMALL
+from tests.unit.power_cases import FLEET, SMALL, view
+from tests.unit.power_cases import HALF_DOD as POWER
 
 
 def feasible(policy, power, view, gpus, needs_link, need, contact=0.0):
@@ -41,38 +42,6 @@ def gpus_to_keep(policy, power, view, lead):
     """The policy's keep plugin (all busy GPUs stay without one)."""
     keep = policy_named(policy).keep
     return view.busy_gpus.copy() if keep is None else keep.keep(FleetNow(power, view), lead)
-
-
-# 1 kWh at 50% depth of discharge: 500 Wh usable, 475 Wh delivered at 95% efficiency
-POWER = PowerSystem(
-    solar_array_w=3000.0,
-    bus_power_w=100.0,
-    gpu_power_w=700.0,
-    gpus=4,
-    battery_wh=1000.0,
-    charge_efficiency=0.95,
-    discharge_efficiency=0.95,
-    depth_of_discharge=0.5,
-)
-
-
-def view(**overrides) -> FleetView:
-    n = len(next(iter(overrides.values()))) if overrides else 1
-    base = {
-        "illumination": np.ones(n),
-        "soc_wh": np.full(n, 1000.0),
-        "busy_gpus": np.zeros(n, np.int64),
-        "free_gpus": np.full(n, 4, np.int64),
-        "link": np.zeros(n, bool),
-        "high_radiation": np.zeros(n, bool),
-        "seconds_to_shadow": np.full(n, np.inf),
-        "shadow_seconds": np.zeros(n),
-        "powered": np.ones(n, bool),
-        "ready": np.ones(n, bool),
-        "upset": np.zeros(n, bool),
-    }
-    base.update({k: np.asarray(v) for k, v in overrides.items()})
-    return FleetView(**base)
 
 
 def stepped_runway(power, soc_wh, gpus, seconds_to_shadow, shadow_seconds, dt):

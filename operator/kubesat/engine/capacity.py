@@ -6,25 +6,23 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from numpy.typing import NDArray
 
 from kubesat.core.policy import FleetView
-from kubesat.engine.plugins.framework import FleetNow, PodShape
+from kubesat.engine.plugins.framework import Counts, FleetNow, Mask, PodShape, Points, Rows
 from kubesat.engine.state import FleetState
 
 
+def with_gpus(s: FleetState, view: FleetView, free: Counts, busy: Counts) -> FleetNow:
+    """The fleet now as the policy sees it, with these free and busy GPUs per satellite."""
+    return FleetNow(s.power, replace(view, free_gpus=free, busy_gpus=busy))
+
+
 def placements(
-    s: FleetState,
-    view: FleetView,
-    free: NDArray[np.int64],
-    busy: NDArray[np.int64],
-    pod: PodShape,
-    count: int,
-    allowed: NDArray[np.bool_] | None = None,
-) -> NDArray[np.int64]:
+    s: FleetState, fleet: FleetNow, pod: PodShape, count: int, allowed: Mask | None
+) -> Rows:
     """Satellites for up to `count` pods of `pod`'s shape, best first (one entry per pod):
     the policy's filters, its caps on pods per satellite, and its scores."""
-    capacity, points = capacity_of(s, view, free, busy, pod, allowed)
+    capacity, points = capacity_of(s, fleet, pod, allowed)
     ok = capacity > 0
     if not ok.any():
         return np.zeros(0, np.int64)
@@ -34,20 +32,13 @@ def placements(
 
 
 def capacity_of(
-    s: FleetState,
-    view: FleetView,
-    free: NDArray[np.int64],
-    busy: NDArray[np.int64],
-    pod: PodShape,
-    allowed: NDArray[np.bool_] | None = None,
-    every_score: bool = False,
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    s: FleetState, fleet: FleetNow, pod: PodShape, allowed: Mask | None, every_score: bool = False
+) -> tuple[Counts, Points]:
     """Per satellite, how many pods of `pod`'s shape the policy lets it take now (its
     filters and caps), and the policy's score of it: of every satellite with
     `every_score` (a gang's placement weighs them all), else of those the filters let
     through (0 elsewhere; only they can take a pod)."""
     policy = s.plugins
-    fleet = FleetNow(s.power, replace(view, free_gpus=free, busy_gpus=busy))
     ok = policy.feasible(fleet, pod)
     if allowed is not None:
         ok &= allowed

@@ -13,7 +13,7 @@ from kubesat.core.gangs import GangStep
 from kubesat.core.gangs import place_gang as place_ring
 from kubesat.core.links import LinkState, link_state
 from kubesat.core.policy import FleetView
-from kubesat.engine.capacity import capacity_of
+from kubesat.engine.capacity import capacity_of, with_gpus
 from kubesat.engine.drains import evict
 from kubesat.engine.environment import Column
 from kubesat.engine.events import EvictionReason, GangPlaced, GangWait, GangWaiting
@@ -54,7 +54,8 @@ def place_gang(
         return none
     usable = np.where(reserved, 0, free)
     shape = PodShape(spec.gpus_per_pod, False, s.required_gang_runway(job))
-    capacity, points = capacity_of(s, view, usable, busy, shape, every_score=True)
+    fleet = with_gpus(s, view, usable, busy)
+    capacity, points = capacity_of(s, fleet, shape, None, every_score=True)
     placed = gang_ring(s, job, capacity, points)
     if placed is None:
         reason = GangWait.CAPACITY if int(capacity.sum()) < spec.completions else GangWait.LINKS
@@ -111,7 +112,8 @@ def gang_reservation(
     )
     open_gpus = np.where(reserved, 0, np.maximum(s.healthy_gpus() - gang_busy, 0))
     shape = PodShape(spec.gpus_per_pod, False, s.required_gang_runway(job))
-    capacity, points = capacity_of(s, view, open_gpus, gang_busy, shape, every_score=True)
+    fleet = with_gpus(s, view, open_gpus, gang_busy)
+    capacity, points = capacity_of(s, fleet, shape, None, every_score=True)
     before = s.gang_reserved.get(job)
     if before is not None and points.size:
         points = points + before * (float(np.abs(points).max()) + 1.0)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from kubesat.core.policy import FleetView
-from kubesat.engine.capacity import placements
+from kubesat.engine.capacity import placements, with_gpus
 from kubesat.engine.config import JobController
 from kubesat.engine.gangs import place_gang
 from kubesat.engine.lifecycle import start
@@ -62,9 +62,8 @@ def place_step(s: FleetState, view: FleetView) -> None:
         if reserve is not None:
             held = reserve.held(s.plugins.filters, fleet, free, busy, gpus, soon)
             free -= held
-        targets = placements(
-            s, view, free, busy, shape, len(waiting), ~reserved if reserved.any() else None
-        )
+        allowed = ~reserved if reserved.any() else None
+        targets = placements(s, with_gpus(s, view, free, busy), shape, len(waiting), allowed)
         if reserve is not None:
             free += held
         for unit, sat in zip(waiting, targets, strict=False):

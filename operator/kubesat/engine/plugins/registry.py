@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kubesat.core.policy import POLICIES
+from kubesat.engine.plugins.caps import GPU_FIT_CAP, POWER_RUNWAY_CAP
 from kubesat.engine.plugins.contact_score import CONTACT_SCORE
 from kubesat.engine.plugins.contact_time import CONTACT_TIME
 from kubesat.engine.plugins.eclipse_drain import ECLIPSE_DRAIN
@@ -39,7 +40,7 @@ from kubesat.engine.plugins.framework import (
 )
 from kubesat.engine.plugins.full_sun import FULL_SUN
 from kubesat.engine.plugins.gang_checkpoint import GANG_CHECKPOINT
-from kubesat.engine.plugins.gpu_fit import GPU_FIT, GPU_FIT_CAP
+from kubesat.engine.plugins.gpu_fit import GPU_FIT
 from kubesat.engine.plugins.ground_link import GROUND_LINK
 from kubesat.engine.plugins.heat_headroom import HEAT_HEADROOM
 from kubesat.engine.plugins.hold_for_larger import HoldForLarger
@@ -47,7 +48,7 @@ from kubesat.engine.plugins.link_drain import LINK_DRAIN
 from kubesat.engine.plugins.no_upset import NO_UPSET
 from kubesat.engine.plugins.node_ready import NODE_READY
 from kubesat.engine.plugins.not_throttling import NOT_THROTTLING
-from kubesat.engine.plugins.power_runway import POWER_RUNWAY, POWER_RUNWAY_CAP
+from kubesat.engine.plugins.power_runway import POWER_RUNWAY
 from kubesat.engine.plugins.powered import POWERED
 from kubesat.engine.plugins.runway_drain import RUNWAY_DRAIN
 from kubesat.engine.plugins.thermal_runway import THERMAL_RUNWAY

@@ -17,17 +17,8 @@ MODEL = UpsetModel(
 
 
 def gang_engine():
-    gang = JobSpec(
-        "allreduce",
-        1,
-        1e6,
-        checkpoint_interval_seconds=1800.0,
-        checkpoint_write_seconds=30.0,
-        parallelism=2,
-        completions=2,
-        gang=True,
-        managed=True,
-    )
+    shape = {"parallelism": 2, "completions": 2, "gang": True, "managed": True}
+    gang = JobSpec("allreduce", 1, 1e6, 1800.0, 30.0, **shape)
     engine = engine_with("predictive", 2, gang, upsets=MODEL)
     pods = [engine.bind(0, sat, 1, index=sat) for sat in (0, 1)]
     engine.flux = np.full(2, 1000.0)

@@ -1,7 +1,8 @@
 import numpy as np
 
+from kubesat.engine.plugins.caps import GPU_FIT_CAP
 from kubesat.engine.plugins.framework import FilterReason, PodShape
-from kubesat.engine.plugins.gpu_fit import GPU_FIT, GPU_FIT_CAP
+from kubesat.engine.plugins.gpu_fit import GPU_FIT
 from tests.unit.engine.plugins.cases import everyone, fleet
 
 

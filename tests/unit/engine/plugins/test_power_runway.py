@@ -1,7 +1,8 @@
 import numpy as np
 
+from kubesat.engine.plugins.caps import POWER_RUNWAY_CAP
 from kubesat.engine.plugins.framework import FilterReason, PodShape
-from kubesat.engine.plugins.power_runway import POWER_RUNWAY, POWER_RUNWAY_CAP
+from kubesat.engine.plugins.power_runway import POWER_RUNWAY
 from tests.unit.engine.plugins.cases import everyone, fleet
 
 # satellite 0 sunlit with no shadow ahead; 1 in a 2000 s shadow with a full battery
