@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -291,3 +292,58 @@ def test_a_gang_without_kubesats_controller_is_one_line(capsys, tmp_path):
     assert code == 2
     assert "spec.managedBy: a gang (kubesat.io/gang) must be managed by" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_job_that_can_never_fit_is_named_before_the_run_and_the_rest_runs(capsys, tmp_path):
+    def huge(documents: list) -> None:
+        big = copy.deepcopy(documents[3])  # eval-sweep, 1 GPU pods
+        big["metadata"]["name"] = "too-big"
+        container = big["spec"]["template"]["spec"]["containers"][0]
+        container["resources"]["limits"]["nvidia.com/gpu"] = 16
+        documents.insert(4, big)
+
+    edited = _example_with(tmp_path, huge)
+    plain = ["--duration", "2h", "--policy", "predictive", "--seed", "3", "--quiet"]
+    code, _, err = run(capsys, "simulate", str(edited), *plain, "--json", str(tmp_path / "a"))
+    assert code == 0
+    line = "warning: Job 'too-big' can never run: pods need 16 nvidia.com/gpu; a satellite has 4"
+    assert line in err.splitlines()
+    document = json.loads((tmp_path / "a").read_text())
+    assert document["viability"]["never_fits"] == {
+        "too-big": "pods need 16 nvidia.com/gpu; a satellite has 4"
+    }
+    result = document["policies"]["predictive"]
+    big = result["jobs"]["too-big"]
+    assert big["waiting"] == {"never-fits": big["seconds"]["wait"]} and big["progressRatio"] == 0
+    assert big["achievableGpuSeconds"] == 0
+    # the other Jobs do exactly what they do without it
+    run(
+        capsys,
+        "simulate",
+        str(ROOT / "examples" / "sso-12.yaml"),
+        *plain,
+        "--json",
+        str(tmp_path / "b"),
+    )
+    alone = json.loads((tmp_path / "b").read_text())["policies"]["predictive"]
+    assert result["completed_gpu_seconds"] == alone["completed_gpu_seconds"]
+    for name, job in alone["jobs"].items():
+        assert result["jobs"][name] == job, name
+
+
+def test_every_job_says_why_it_waited_in_seconds_that_add_up(capsys, tmp_path):
+    out = tmp_path / "run.json"
+    argv = ["--duration", "6h", "--policy", "all", "--seed", "5", "--json", str(out), "--quiet"]
+    code, stdout, _ = run(capsys, "simulate", str(ROOT / "examples" / "sso-12.yaml"), *argv)
+    assert code == 0
+    document = json.loads(out.read_text())
+    waited_for_power = 0.0
+    for policy, result in document["policies"].items():
+        assert result["completed_gpu_seconds"] <= result["achievable_gpu_seconds"] + 1e-6
+        for name, job in result["jobs"].items():
+            total = sum(job["waiting"].values())
+            assert total == pytest.approx(job["seconds"]["wait"], abs=0.01), (policy, name)
+            if policy == "predictive":
+                waited_for_power += job["waiting"].get("power", 0.0)
+    assert waited_for_power > 0  # the eclipses hold pods under predictive
+    assert "waited" in stdout and "(power" in stdout

@@ -40,6 +40,7 @@ from kubesat.engine.plugins.registry import policy_named
 from kubesat.engine.slot_state import SlotState
 from kubesat.engine.state import NO_POD, FleetState
 from kubesat.engine.views import fleet_view
+from kubesat.engine.waiting import NOT_WAITING, never_fits
 from kubesat.telemetry import FleetSnapshot
 
 
@@ -109,6 +110,8 @@ class FleetEngine(FleetState):
         self.interval = np.append(self.interval, spec.checkpoint_interval_seconds)
         self.write = np.append(self.write, spec.checkpoint_write_seconds)
         self.job_gang = np.append(self.job_gang, spec.gang)
+        self.job_wait = np.append(self.job_wait, NOT_WAITING)
+        self.job_never_fits.append(never_fits(spec, self.n, self.g))
         self.job_clock.add(self.now)
         units = spec.completions
         self.job_units.append(slice(self.unit_job.size, self.unit_job.size + units))

@@ -21,6 +21,7 @@ from kubesat.engine.lifecycle import start
 from kubesat.engine.plugins.framework import PodShape
 from kubesat.engine.slot_state import DRAINING, FREE
 from kubesat.engine.state import FleetState
+from kubesat.engine.waiting import WaitReason, binding_reason
 
 
 def links_now(s: FleetState, column: Column) -> LinkState | None:
@@ -59,6 +60,10 @@ def place_gang(
     placed = gang_ring(s, job, capacity, points)
     if placed is None:
         reason = GangWait.CAPACITY if int(capacity.sum()) < spec.completions else GangWait.LINKS
+        if reason is GangWait.LINKS:
+            s.job_wait[job] = WaitReason.LINKS
+        else:
+            s.job_wait[job] = binding_reason(s.plugins, fleet, shape, None)
         if s.gang_waiting.get(job) is not reason:
             s.gang_waiting[job] = reason
             s.decisions.append(

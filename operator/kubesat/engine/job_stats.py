@@ -10,7 +10,7 @@ four add up to the Job's elapsed time, so the report's shares are exact.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Final
 
@@ -18,6 +18,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 NOT_YET: Final = math.nan
+# why a Job waited (the order of `waiting.WaitReason`)
+WAIT_NAMES: Final = (
+    "never-fits",
+    "capacity",
+    "links",
+    "power",
+    "contact",
+    "heat",
+    "radiation",
+    "backoff",
+    "scheduler",
+)
 
 
 class Activity(IntEnum):
@@ -54,6 +66,12 @@ class JobStats:
     wait_seconds: float
     satellites: tuple[int, ...]  # where its pods run now (a gang: in ring order)
     step_seconds: float | None  # a running gang's training step (compute + exchange)
+    # seconds waited, by reason (`waiting.WAIT_NAMES`; the reasons with any wait)
+    waiting: dict[str, float] = field(default_factory=dict)
+    # the most useful work any schedule could have given it so far: its parallelism's
+    # GPUs over its open time, at most its demand (0 when its pods can never fit)
+    achievable_gpu_seconds: float = 0.0
+    never_fits: str | None = None  # why its pods can never run on this fleet
 
     def share(self, activity: Activity) -> float:
         """The fraction of the elapsed time spent in `activity`."""
@@ -88,6 +106,9 @@ class JobStats:
             },
             "satellites": list(self.satellites),
             "stepSeconds": self.step_seconds,
+            "waiting": dict(self.waiting),
+            "achievableGpuSeconds": self.achievable_gpu_seconds,
+            **({"neverFits": self.never_fits} if self.never_fits else {}),
         }
 
 
@@ -100,6 +121,8 @@ class JobClock:
         self.seconds = np.zeros((0, len(Activity)))
         self.gpu_seconds = np.zeros(0)
         self.step_seconds = np.zeros(0)  # a gang's latest training step; NaN when idle
+        self.waiting = np.zeros((0, len(WAIT_NAMES)))  # seconds waited, by reason
+        self.reach_gpu_seconds = np.zeros(0)  # the most it could have computed so far
 
     def add(self, now: float) -> None:
         self.arrived_at = np.append(self.arrived_at, now)
@@ -107,6 +130,8 @@ class JobClock:
         self.seconds = np.vstack([self.seconds, np.zeros((1, len(Activity)))])
         self.gpu_seconds = np.append(self.gpu_seconds, 0.0)
         self.step_seconds = np.append(self.step_seconds, NOT_YET)
+        self.waiting = np.vstack([self.waiting, np.zeros((1, len(WAIT_NAMES)))])
+        self.reach_gpu_seconds = np.append(self.reach_gpu_seconds, 0.0)
 
     def account(
         self,
@@ -127,6 +152,15 @@ class JobClock:
         self.seconds[:, Activity.WAIT] += (open_jobs & ~computing & ~checkpointing) * dt
         self.gpu_seconds += gpus_held * dt
 
+    def wait(self, waiting: NDArray[np.bool_], reasons: NDArray[np.int64], dt: float) -> None:
+        """One step of the Jobs `waiting`, each put down to its reason."""
+        jobs = np.flatnonzero(waiting)
+        self.waiting[jobs, reasons[jobs]] += dt
+
+    def reach(self, open_jobs: NDArray[np.bool_], gpus: NDArray[np.float64], dt: float) -> None:
+        """One step of the most each open Job could compute (`gpus` GPUs at once)."""
+        self.reach_gpu_seconds += np.where(open_jobs, gpus, 0.0) * dt
+
     def to_state(self, job: int) -> dict[str, Any]:
         finished = float(self.finished_at[job])
         return {
@@ -134,6 +168,8 @@ class JobClock:
             "finishedAt": None if math.isnan(finished) else finished,
             "seconds": [float(v) for v in self.seconds[job]],
             "gpuSeconds": float(self.gpu_seconds[job]),
+            "waiting": [float(v) for v in self.waiting[job]],
+            "reachGpuSeconds": float(self.reach_gpu_seconds[job]),
         }
 
     def restore(self, job: int, saved: dict[str, Any]) -> None:
@@ -144,6 +180,9 @@ class JobClock:
         for i, value in enumerate(values[: len(Activity)]):
             self.seconds[job, i] = float(value)
         self.gpu_seconds[job] = float(saved.get("gpuSeconds", 0.0))
+        for i, value in enumerate((saved.get("waiting") or [])[: len(WAIT_NAMES)]):
+            self.waiting[job, i] = float(value)
+        self.reach_gpu_seconds[job] = float(saved.get("reachGpuSeconds", 0.0))
 
 
 def projected_finish_seconds(

@@ -13,6 +13,7 @@ from kubesat.engine.gangs import place_gang
 from kubesat.engine.lifecycle import start
 from kubesat.engine.plugins.framework import FleetNow, PodShape
 from kubesat.engine.state import FleetState
+from kubesat.engine.waiting import NOT_WAITING, binding_reason
 
 
 def placeable_jobs(s: FleetState) -> list[int]:
@@ -36,6 +37,7 @@ def place_step(s: FleetState, view: FleetView) -> None:
     free = view.free_gpus.copy()
     busy = view.busy_gpus.copy()
     reserved = np.zeros(s.n, np.bool_)  # kept free for waiting gangs
+    s.job_wait[:] = NOT_WAITING
     for job in placeable_jobs(s):
         spec = s.jobs[job]
         if spec.gang:
@@ -70,5 +72,9 @@ def place_step(s: FleetState, view: FleetView) -> None:
             start(s, unit, int(sat), s.free_gpu_slots(int(sat))[:gpus], None)
             free[sat] -= gpus
             busy[sat] += gpus
-        if reserve is not None and len(waiting) > len(targets):
-            reserve.unplaced(soon, gpus, len(waiting) - len(targets), shape.runway_seconds)
+        if len(waiting) > len(targets):
+            unplaced = s.unit_job[np.asarray(waiting[len(targets) :], np.int64)]
+            why = binding_reason(s.plugins, with_gpus(s, view, free, busy), shape, allowed)
+            s.job_wait[np.unique(unplaced)] = why
+            if reserve is not None:
+                reserve.unplaced(soon, gpus, len(waiting) - len(targets), shape.runway_seconds)

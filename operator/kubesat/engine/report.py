@@ -9,7 +9,7 @@ import numpy as np
 
 from kubesat.core.links import link_state
 from kubesat.engine.environment import Column
-from kubesat.engine.job_stats import JobStats, projected_finish_seconds
+from kubesat.engine.job_stats import WAIT_NAMES, JobStats, projected_finish_seconds
 from kubesat.engine.slot_state import FREE
 from kubesat.engine.state import EPSILON, FleetState
 from kubesat.telemetry import FleetSnapshot
@@ -49,6 +49,13 @@ def job_stats(s: FleetState, job: int) -> JobStats:
         wait_seconds=float(seconds[3]),
         satellites=tuple(int(sat) for sat in s.slot_sat[live]),
         step_seconds=None if step is None else step.seconds,
+        waiting={
+            name: float(seconds)
+            for name, seconds in zip(WAIT_NAMES, clock.waiting[job], strict=True)
+            if seconds > 0
+        },
+        achievable_gpu_seconds=min(float(clock.reach_gpu_seconds[job]), total),
+        never_fits=s.job_never_fits[job],
     )
 
 

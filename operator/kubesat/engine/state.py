@@ -136,6 +136,10 @@ class FleetState:
         self.interval = np.zeros(0)
         self.write = np.zeros(0)
         self.job_gang = np.zeros(0, np.bool_)
+        # why each Job's pods found no satellite this step (`waiting.WaitReason`, or -1)
+        self.job_wait = np.zeros(0, np.int64)
+        # a Job's pods that can never fit the fleet: the reason, else None
+        self.job_never_fits: list[str | None] = []
         self.job_clock = JobClock()  # per-Job time accounting (the Job report)
         self.gang_waiting: dict[int, GangWait] = {}  # the last reason said, per gang
         # live pods per Job while a drain step runs (`drains.live_by_job`), else None

@@ -167,6 +167,10 @@ def run_simulate(args: argparse.Namespace) -> int:
         )
     live = _live_metrics(args, scenario.constellation.clock.speedup)  # None: no --metrics-port
     show = not args.quiet
+    from kubesat.sim.run import never_fitting_jobs
+
+    for job, why in never_fitting_jobs(scenario).items():
+        print(f"warning: Job {job!r} can never run: {why}", file=sys.stderr)
     if show:
         print(
             f"Simulating {len(scenario.constellation.satellites)} satellites over "
@@ -275,6 +279,8 @@ def report_document(
         "policies": {
             name: {
                 "goodput_ratio": round(o.goodput_ratio, 6),
+                "energy_goodput_ratio": round(o.energy_goodput_ratio, 6),
+                "achievable_gpu_seconds": round(o.achievable_gpu_seconds, 3),
                 "completed_gpu_seconds": round(o.completed_gpu_seconds, 3),
                 "lost_gpu_seconds": round(o.lost_gpu_seconds, 3),
                 "energy_bound_gpu_seconds": round(o.energy_bound_gpu_seconds, 3),
@@ -349,7 +355,12 @@ def _job_line(j: dict[str, Any]) -> str:
     )
     if j["gang"]:
         line += f"exchanged gradients {shares['exchange']:.0%}, "
-    return line + f"checkpointed {shares['checkpoint']:.0%}, waited {shares['wait']:.0%}"
+    line += f"checkpointed {shares['checkpoint']:.0%}, waited {shares['wait']:.0%}"
+    waited = j["seconds"]["wait"]
+    reasons = sorted(j["waiting"].items(), key=lambda kv: (-kv[1], kv[0]))
+    if waited > 0 and reasons:
+        line += " (" + ", ".join(f"{name} {s / waited:.0%}" for name, s in reasons) + ")"
+    return line
 
 
 def print_report(name: str, duration_seconds: float, document: dict[str, Any]) -> None:
@@ -372,16 +383,21 @@ def print_report(name: str, duration_seconds: float, document: dict[str, Any]) -
             )
     header = (
         f"{'policy':<11}{'goodput':>8}{'completed GPU-h':>17}{'lost GPU-h':>12}"
-        f"{'bound GPU-h':>13}{'evictions':>11}{'jobs done':>11}{'failed':>8}{'upsets':>8}"
+        f"{'energy GPU-h':>14}{'jobs GPU-h':>12}{'evictions':>11}{'jobs done':>11}"
+        f"{'failed':>8}{'upsets':>8}"
     )
     print(header)
     print("-" * len(header))
+    print(
+        "goodput: completed over the lesser of the energy-and-heat bound and what the "
+        "Jobs could use (their parallelism over their open time)"
+    )
     for policy, r in document["policies"].items():
         print(
             f"{policy:<11}{r['goodput_ratio']:>8.3f}{r['completed_gpu_seconds'] / 3600:>17.1f}"
-            f"{r['lost_gpu_seconds'] / 3600:>12.1f}{r['energy_bound_gpu_seconds'] / 3600:>13.1f}"
-            f"{r['evictions']:>11}{r['jobs_completed']:>11}{r['jobs_failed']:>8}"
-            f"{r['upsets']:>8}"
+            f"{r['lost_gpu_seconds'] / 3600:>12.1f}{r['energy_bound_gpu_seconds'] / 3600:>14.1f}"
+            f"{r['achievable_gpu_seconds'] / 3600:>12.1f}{r['evictions']:>11}"
+            f"{r['jobs_completed']:>11}{r['jobs_failed']:>8}{r['upsets']:>8}"
         )
     for policy, r in document["policies"].items():
         reasons = ", ".join(f"{k} {v}" for k, v in r["evictions_by_reason"].items()) or "none"
@@ -553,6 +569,10 @@ def print_sweep(document: dict[str, Any]) -> None:
     )
     print(header)
     print("-" * len(header))
+    print(
+        "goodput: completed over the lesser of the energy-and-heat bound and what the "
+        "Jobs could use (their parallelism over their open time)"
+    )
     for record in document["points"]:
         values = "".join(
             f"{record['parameters'][p]!s:>{w}}  " for p, w in zip(paths, widths, strict=True)

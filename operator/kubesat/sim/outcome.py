@@ -32,6 +32,9 @@ class Outcome:
     lost_gpu_seconds: float = 0.0
     energy_bound_gpu_seconds: float = 0.0
     demand_gpu_seconds: float = 0.0
+    # what the Jobs could use: each Job's parallelism's GPUs over its open time, at most
+    # its demand (a gang whole, a pod that can never fit nothing), summed
+    achievable_gpu_seconds: float = 0.0
     evictions: dict[str, int] = field(default_factory=dict)
     pod_failures: dict[str, int] = field(default_factory=dict)
     jobs_completed: int = 0
@@ -49,7 +52,19 @@ class Outcome:
     gang_views: dict[str, GangView] = field(default_factory=dict)  # where each gang ran
 
     @property
+    def bound_gpu_seconds(self) -> float:
+        """The achievable bound: the lesser of what sunlight and heat allowed and what the
+        Jobs could use. Both are upper bounds on the useful work of any schedule."""
+        return min(self.energy_bound_gpu_seconds, self.achievable_gpu_seconds)
+
+    @property
     def goodput_ratio(self) -> float:
-        """Useful GPU-seconds over what sunlight allowed (or what the jobs asked, if less)."""
+        """Useful GPU-seconds over the achievable bound."""
+        bound = self.bound_gpu_seconds
+        return self.completed_gpu_seconds / bound if bound > 0 else 0.0
+
+    @property
+    def energy_goodput_ratio(self) -> float:
+        """Useful GPU-seconds over what sunlight allowed (or what the Jobs asked, if less)."""
         reachable = min(self.energy_bound_gpu_seconds, self.demand_gpu_seconds)
         return self.completed_gpu_seconds / reachable if reachable > 0 else 0.0

@@ -4,7 +4,7 @@ drive the engine through it under each policy (the simulator's shell over `kubes
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -24,6 +24,7 @@ from kubesat.engine.config import EngineConfig
 from kubesat.engine.environment import Column, FluxModel, WindowedEnvironment, flux_model_for
 from kubesat.engine.fleet import FleetEngine
 from kubesat.engine.state import count_per_row
+from kubesat.engine.waiting import never_fits
 from kubesat.sim.outcome import REFUSED_BY_PDB, GangView, Outcome
 from kubesat.spec import ConstellationSpec, SpecError, parse_constellation, parse_job
 from kubesat.telemetry import FleetSnapshot
@@ -295,12 +296,14 @@ def _outcome(scenario: Scenario, policy: str, engine: FleetEngine, traces: _Trac
     evictions = dict(counters.evictions)
     if counters.refused_evictions:
         evictions[REFUSED_BY_PDB] = counters.refused_evictions
+    jobs = {spec.name: engine.job_stats(job) for job, spec in enumerate(engine.jobs)}
     return Outcome(
         policy=policy,
         completed_gpu_seconds=engine.useful_gpu_seconds(),
         lost_gpu_seconds=counters.lost_gpu_seconds,
         energy_bound_gpu_seconds=counters.bound_gpu_seconds,
         demand_gpu_seconds=float(sum(j.total_work_gpu_seconds for j in scenario.jobs)),
+        achievable_gpu_seconds=float(sum(stats.achievable_gpu_seconds for stats in jobs.values())),
         evictions=evictions,
         pod_failures=dict(counters.failures),
         jobs_completed=counters.jobs_completed,
@@ -326,7 +329,7 @@ def _outcome(scenario: Scenario, policy: str, engine: FleetEngine, traces: _Trac
             "state_of_charge": np.array(traces.soc).T,
             "useful_gpu_seconds": np.array(traces.useful),
         },
-        jobs={spec.name: engine.job_stats(job) for job, spec in enumerate(engine.jobs)},
+        jobs=jobs,
         job_progress={key: np.array(v) for key, v in traces.job_progress.items()},
         gang_views=dict(traces.gang_views),
     )
@@ -409,6 +412,8 @@ class Viability:
     usable_wh: float
     margin_wh: float
     thermal: ThermalDesign | None = None
+    # the Jobs whose pods can never run on this fleet, and why (they still simulate)
+    never_fits: dict[str, str] = field(default_factory=dict)
 
     @property
     def viable(self) -> bool:
@@ -424,6 +429,8 @@ class Viability:
         }
         if self.thermal is not None:
             out["thermal"] = self.thermal.as_json()
+        if self.never_fits:
+            out["never_fits"] = dict(sorted(self.never_fits.items()))
         return out
 
 
@@ -431,7 +438,19 @@ def viability(scenario: Scenario, environment: Environment) -> Viability:
     """The design check of a run: its longest eclipse (penumbra included) against the bus."""
     if environment.longest_shadow_seconds is None:
         environment.record_shadow(longest_shadow_seconds(environment))
-    return design_check(scenario.constellation, environment.longest_shadow_seconds or 0.0)
+    design = design_check(scenario.constellation, environment.longest_shadow_seconds or 0.0)
+    return replace(design, never_fits=never_fitting_jobs(scenario))
+
+
+def never_fitting_jobs(scenario: Scenario) -> dict[str, str]:
+    """Per Job whose pods can never run on the scenario's fleet, why (one line)."""
+    spec = scenario.constellation
+    out = {}
+    for job in scenario.jobs:
+        why = never_fits(job, len(spec.satellites), spec.power.gpus)
+        if why is not None:
+            out[job.name] = why
+    return out
 
 
 def design_check(spec: ConstellationSpec, longest_shadow_seconds: float) -> Viability:
