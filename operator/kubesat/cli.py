@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from kubesat.arguments import positive_number
 
 EXIT_USAGE = 2
 
@@ -22,22 +24,6 @@ class UsageError(Exception):
 def _fail(message: str) -> int:
     print(f"kubesat: error: {message}", file=sys.stderr)
     return EXIT_USAGE
-
-
-def positive_number(unit: str = "") -> Callable[[str], float]:
-    """An argparse type: a number > 0 (argparse itself names the flag in the error)."""
-    suffix = f" {unit}" if unit else ""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0{suffix}, got {text}")
-        return value
-
-    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:

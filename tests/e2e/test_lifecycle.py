@@ -23,8 +23,8 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes import config
 
-from kubesat.k8s.job_objects import MANAGED_BY
 from kubesat.k8s.state_store import read_state
+from kubesat.spec import JOB_CONTROLLER_NAME
 from tests.e2e.conftest import GROUP, VERSION, Cluster, constellation, gpu_job, wait_for
 from tests.support.controlplane import close_api_client
 
@@ -244,7 +244,7 @@ def test_stray_pod_of_a_managed_job_is_deleted_and_the_unit_runs_once(
     )
     wait_for("2 nodes", lambda: len(cluster.nodes("strays")) == 2, timeout=60)
     job = gpu_job("managed", gpus=4, work=4 * 1800.0, interval=300, write=30)
-    job["spec"]["managedBy"] = MANAGED_BY
+    job["spec"]["managedBy"] = JOB_CONTROLLER_NAME
     cluster.create(job)
     (pod,) = wait_for("the Job's pod", lambda: cluster.pods("managed"), timeout=60)
     stray = admin.sanitize_for_serialization(pod)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kubesat.sim.commands import report_document
+from kubesat.sim.report import report_document
 from kubesat.sim.run import load_scenario, prepare, simulate, viability
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,7 +25,6 @@ import pytest
 from kubernetes import client as k8s
 
 from kubesat.k8s.job_objects import (
-    MANAGED_BY,
     JobReason,
     JobState,
     is_indexed,
@@ -34,6 +33,7 @@ from kubesat.k8s.job_objects import (
     render_job_status,
     render_pod,
 )
+from kubesat.spec import JOB_CONTROLLER_NAME
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.controlplane
@@ -58,7 +58,7 @@ def job_manifest(name: str, *, indexed: bool, managed: bool = True, count: int =
     return k8s.V1Job(
         metadata=k8s.V1ObjectMeta(name=name),
         spec=k8s.V1JobSpec(
-            managed_by=MANAGED_BY if managed else None,
+            managed_by=JOB_CONTROLLER_NAME if managed else None,
             completion_mode="Indexed" if indexed else "NonIndexed",
             completions=count,
             parallelism=count,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,24 +20,34 @@ from kubesat.core.orbits import Fleet, geodetic, itrs_from_teme
 from kubesat.core.sunlight import illuminated_fraction
 from kubesat.core.timebase import TimeGrid
 
+FloatT = TypeVar("FloatT", bound=np.floating[Any])
 
-@dataclass(frozen=True)
-class FleetConditions:
-    """Per-satellite, per-step environment arrays of shape (N, T)."""
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentArrays(Generic[FloatT]):
+    """The environment's per-satellite quantities, declared once for both shapes: a time
+    series (N, T) in `FleetConditions`, one step (N,) in the engine's `Column`."""
+
+    illumination: NDArray[FloatT]  # fraction of the solar disc visible, 0..1
+    link: NDArray[np.bool_]  # a ground station sees the satellite above its mask
+    flux: NDArray[FloatT]  # trapped-proton flux (cm⁻² s⁻¹), 0 without a flux model
+    latitude_deg: NDArray[FloatT]
+    longitude_deg: NDArray[FloatT]
+    altitude_km: NDArray[FloatT]
+    seconds_to_shadow: NDArray[FloatT]  # 0 in shadow, inf when none is forecast
+    shadow_seconds: NDArray[FloatT]  # length of the coming (or remaining) shadow
+    downlink_bps: NDArray[FloatT] | None = None  # best rate in view, 0 out of contact
+    # TEME positions (km), a trailing axis of 3; kept only for links between satellites
+    position_km: NDArray[FloatT] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetConditions(EnvironmentArrays[np.float32]):
+    """The environment of every satellite at every step of `grid`: arrays of shape (N, T)
+    (positions (N, T, 3)); the shadow timing has no steps when computed with
+    `timing=False`."""
 
     grid: TimeGrid
-    illumination: NDArray[np.float32]
-    link: NDArray[np.bool_]
-    flux: NDArray[np.float32]
-    latitude_deg: NDArray[np.float32]
-    longitude_deg: NDArray[np.float32]
-    altitude_km: NDArray[np.float32]
-    seconds_to_shadow: NDArray[np.float32]
-    shadow_seconds: NDArray[np.float32]
-    # (N, T) the best downlink rate in view (bits/s), 0 out of contact
-    downlink_bps: NDArray[np.float32] | None = None
-    # (N, T, 3) TEME positions (km), kept only when asked (links between satellites)
-    position_km: NDArray[np.float32] | None = None
 
     @property
     def step_seconds(self) -> float:
@@ -121,7 +132,17 @@ def compute_conditions(
     for where in fleet.chunks(max(1, chunk_size_for(grid) // 4)) if timing else ():
         to_shadow[where], shadow_length[where] = shadow_timing(illumination[where] < 1.0, step)
     return FleetConditions(
-        grid, illumination, link, flux, lat, lon, height, to_shadow, shadow_length, rate, position
+        grid=grid,
+        illumination=illumination,
+        link=link,
+        flux=flux,
+        latitude_deg=lat,
+        longitude_deg=lon,
+        altitude_km=height,
+        seconds_to_shadow=to_shadow,
+        shadow_seconds=shadow_length,
+        downlink_bps=rate,
+        position_km=position,
     )
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kubesat.core.conditions import (
+    EnvironmentArrays,
     FleetConditions,
     compute_conditions,
     compute_link_rate,
@@ -43,26 +44,16 @@ NEVER_STEP: Final = np.int32(np.iinfo(np.int32).max)  # no such step in the wind
 FluxModel = Callable[[Any, Any, Any], Any]
 
 
-@dataclass(frozen=True)
-class Column:
-    """Every satellite's environment at one step (arrays of shape (N,))."""
+@dataclass(frozen=True, kw_only=True)
+class Column(EnvironmentArrays[np.float64]):
+    """Every satellite's environment at one step: `EnvironmentArrays` of shape (N,)
+    (positions (N, 3)), and the timing of its ground contacts."""
 
     step: int
-    illumination: NDArray[np.float64]
-    link: NDArray[np.bool_]
-    flux: NDArray[np.float64]
-    latitude_deg: NDArray[np.float64]
-    longitude_deg: NDArray[np.float64]
-    altitude_km: NDArray[np.float64]
-    seconds_to_shadow: NDArray[np.float64]  # 0 in shadow, inf when none is forecast
-    shadow_seconds: NDArray[np.float64]  # length of the coming (or remaining) shadow
     seconds_to_contact: NDArray[np.float64]  # 0 in contact, inf when none is forecast
     # length of the coming contact, or what is left of the current one (loss of signal
     # in that many seconds); None: not known
     contact_seconds: NDArray[np.float64] | None = None
-    downlink_bps: NDArray[np.float64] | None = None  # best rate in view, 0 out of contact
-    # (N, 3) TEME positions (km) when the constellation has links between satellites
-    position_km: NDArray[np.float64] | None = None
 
 
 class EnvironmentSource(Protocol):

@@ -26,7 +26,7 @@ def _port(text: str) -> int:
 
 def add_operator_parser(commands: Any) -> None:
     """Register `kubesat operator`."""
-    from kubesat.cli import positive_number
+    from kubesat.arguments import positive_number
 
     op = commands.add_parser(
         "operator",

@@ -37,8 +37,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-MANAGED_BY: Final = "kubesat.io/job-controller"
-"""The `spec.managedBy` value of Jobs kubesat controls."""
+from kubesat.spec import JOB_CONTROLLER_NAME
 
 ATTEMPT_ANNOTATION: Final = "kubesat.io/attempt"
 
@@ -107,7 +106,7 @@ _FINISH_CONDITIONS: Final[Mapping[JobState, tuple[ConditionType, ConditionType]]
 def is_managed(job: Mapping[str, Any]) -> bool:
     """Whether kubesat, not the built-in Job controller, controls this Job."""
     spec = job.get("spec") or {}
-    return bool(spec.get("managedBy") == MANAGED_BY)
+    return bool(spec.get("managedBy") == JOB_CONTROLLER_NAME)
 
 
 def is_indexed(job: Mapping[str, Any]) -> bool:

@@ -32,7 +32,7 @@ from typing import Any, Final
 import numpy as np
 
 from kubesat.core.timebase import iso_z
-from kubesat.spec import GPU_RESOURCE, SATELLITE_TAINT_KEY
+from kubesat.spec import CONSTELLATION_LABEL, GPU_RESOURCE, SATELLITE_TAINT_KEY
 
 LEASE_NAMESPACE: Final = "kube-node-lease"
 ECLIPSE_TAINT: Final = "kubesat.io/eclipse"
@@ -47,8 +47,7 @@ OUR_TAINTS: Final = (
     THERMAL_TAINT,
 )
 CONDITION_TYPES: Final = ("Ready", "Sunlit", "PowerAvailable", "GroundLink", "RadiationUpset")
-LABEL_SATELLITE: Final = "kubesat.io/satellite"
-LABEL_CONSTELLATION: Final = "kubesat.io/constellation"
+LABEL_SATELLITE: Final = SATELLITE_TAINT_KEY  # one key: the label and the taint name the satellite
 LABEL_NAMESPACE: Final = "kubesat.io/namespace"
 LABEL_PLANE: Final = "kubesat.io/plane"
 ZONE_LABEL: Final = "topology.kubernetes.io/zone"
@@ -69,7 +68,7 @@ def node_labels(namespace: str, constellation: str, satellite: str, plane: int) 
         "kubernetes.io/arch": "amd64",
         "node.kubernetes.io/instance-type": "kubesat-gpu-satellite",
         LABEL_SATELLITE: satellite,
-        LABEL_CONSTELLATION: constellation,
+        CONSTELLATION_LABEL: constellation,
         LABEL_NAMESPACE: namespace,
         LABEL_PLANE: str(plane),
         ZONE_LABEL: f"{constellation}-plane-{plane}"[:63],
@@ -79,7 +78,7 @@ def node_labels(namespace: str, constellation: str, satellite: str, plane: int) 
 
 
 def selector(namespace: str, constellation: str) -> str:
-    return f"{LABEL_CONSTELLATION}={constellation},{LABEL_NAMESPACE}={namespace}"
+    return f"{CONSTELLATION_LABEL}={constellation},{LABEL_NAMESPACE}={namespace}"
 
 
 def resources(gpus: int) -> dict[str, str]:
@@ -353,14 +352,14 @@ class NodeAgent:
             how, node = result
             labels = node.metadata.labels or {}
             mine = all(
-                labels.get(k) == self.labels[i][k] for k in (LABEL_CONSTELLATION, LABEL_NAMESPACE)
+                labels.get(k) == self.labels[i][k] for k in (CONSTELLATION_LABEL, LABEL_NAMESPACE)
             )
             if not mine:
                 self.conflict[i] = True
                 self.on_conflict(
                     i,
                     f"Node {name} exists and belongs to constellation "
-                    f"{labels.get(LABEL_NAMESPACE)}/{labels.get(LABEL_CONSTELLATION)}",
+                    f"{labels.get(LABEL_NAMESPACE)}/{labels.get(CONSTELLATION_LABEL)}",
                 )
                 return
             self.registered[i] = True

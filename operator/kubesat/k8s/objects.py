@@ -14,6 +14,7 @@ from typing import Any
 
 from kubesat.core.ground import DEFAULT_DATA_RATE_BPS, GroundStation
 from kubesat.core.workloads import DisruptionBudget, JobSpec
+from kubesat.k8s.job_objects import COMPLETION_INDEX_KEY
 from kubesat.spec import (
     CONSTELLATION_LABEL,
     GPU_RESOURCE,
@@ -27,7 +28,6 @@ from kubesat.spec import (
 )
 
 PROGRESS_ANNOTATION = "kubesat.io/progress"
-COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
@@ -171,7 +171,7 @@ def pod_info(body: Mapping[str, Any]) -> PodInfo | None:
         tolerations=tolerations,
         node_selector=tuple(sorted((spec.get("nodeSelector") or {}).items())),
         needs_link=str(annotations.get(NEEDS_LINK_ANNOTATION, "false")).lower() == "true",
-        completion_index=annotations.get(COMPLETION_INDEX_ANNOTATION),
+        completion_index=annotations.get(COMPLETION_INDEX_KEY),
         started=status.get("startTime"),
         ready=conditions.get("Ready") == "True",
         work=work,

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from kubesat.k8s.api import Api, status_of
-from kubesat.k8s.nodes import LABEL_CONSTELLATION, LABEL_NAMESPACE, LEASE_NAMESPACE
-from kubesat.spec import GROUP, VERSION
+from kubesat.k8s.nodes import LABEL_NAMESPACE, LEASE_NAMESPACE
+from kubesat.spec import CONSTELLATION_LABEL, GROUP, VERSION
 
 logger = logging.getLogger("kubesat.orphans")
 
@@ -55,7 +55,7 @@ def orphan_nodes(nodes: list[Any], constellations: set[tuple[str, str]]) -> list
     orphans = []
     for node in nodes:
         labels = node.metadata.labels or {}
-        owner = (labels.get(LABEL_NAMESPACE), labels.get(LABEL_CONSTELLATION))
+        owner = (labels.get(LABEL_NAMESPACE), labels.get(CONSTELLATION_LABEL))
         if None in owner or "" in owner:
             continue
         if owner not in constellations:
@@ -104,7 +104,7 @@ async def collect(api: Api) -> Collected:
         "satellites",
     )
     nodes = await api.call(
-        "list", "nodes", core.list_node, label_selector=f"{LABEL_CONSTELLATION},{LABEL_NAMESPACE}"
+        "list", "nodes", core.list_node, label_selector=f"{CONSTELLATION_LABEL},{LABEL_NAMESPACE}"
     )
     listed = await api.call(
         "list",

@@ -21,10 +21,11 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
-from kubesat.core.orbits import MU_EARTH_KM3_S2, SatelliteOrbit
+from kubesat.core.orbits import EARTH_RADIUS_KM, MU_EARTH_KM3_S2, SatelliteOrbit
 from kubesat.core.timebase import iso_z
 from kubesat.core.upsets import UpsetKind
-from kubesat.spec import API_VERSION
+from kubesat.k8s.nodes import LABEL_PLANE
+from kubesat.spec import API_VERSION, CONSTELLATION_LABEL
 
 PLURAL: Final = "satellites"
 KIND: Final = "Satellite"
@@ -96,7 +97,7 @@ def satellite_manifest(
         n_rad_s = float(satrec.no_kozai) / 60.0
         semi_major_km = (MU_EARTH_KM3_S2 / n_rad_s**2) ** (1.0 / 3.0)
         spec["elements"] = {
-            "altitudeKm": round(semi_major_km - 6378.137, 3),
+            "altitudeKm": round(semi_major_km - EARTH_RADIUS_KM, 3),
             "inclinationDeg": round(math.degrees(float(satrec.inclo)), 6),
             "raanDeg": round(math.degrees(float(satrec.nodeo)) % 360.0, 6),
             "meanAnomalyDeg": round(math.degrees(float(satrec.mo)) % 360.0, 6),
@@ -110,8 +111,8 @@ def satellite_manifest(
             "namespace": meta["namespace"],
             "labels": {
                 "app.kubernetes.io/managed-by": "kubesat",
-                "kubesat.io/constellation": meta["name"],
-                "kubesat.io/plane": str(int(orbit.plane)),
+                CONSTELLATION_LABEL: meta["name"],
+                LABEL_PLANE: str(int(orbit.plane)),
             },
             "ownerReferences": [
                 {

@@ -27,13 +27,13 @@ from kubesat.engine.plugins.framework import FleetNow, PodShape, Rejections, exp
 from kubesat.engine.plugins.registry import policy_named
 from kubesat.k8s.api import NORMAL, URGENT, status_of
 from kubesat.k8s.objects import JobInfo, PodInfo
+from kubesat.spec import SCHEDULER_NAME
 
 if TYPE_CHECKING:
     from kubesat.k8s.runtime import FleetRuntime
 
 logger = logging.getLogger("kubesat.scheduler")
 
-NAME = "kubesat-scheduler"
 DEFAULT_WORK_INTERVAL = 1800.0
 DEFAULT_WRITE = 30.0
 ASSUME_SECONDS = 30.0  # forget a binding the watch never confirmed after this long
@@ -92,7 +92,7 @@ class Scheduler:
         pending = [
             p
             for p in pods_index.get("", [])
-            if p.scheduler == "kubesat-scheduler" and not p.terminal and not p.deleting
+            if p.scheduler == SCHEDULER_NAME and not p.terminal and not p.deleting
         ]
         # forget assumptions the watch confirmed (the pod is bound) or never will
         pending_uids = {p.uid for p in pending}
@@ -205,7 +205,9 @@ class Scheduler:
         if last is not None and wall - last[1] < EVENT_REPEAT_SECONDS:
             return
         self.reported[pod.uid] = (message, wall)
-        self.event(pod.reference(), "Warning", "FailedScheduling", message, component=NAME)
+        self.event(
+            pod.reference(), "Warning", "FailedScheduling", message, component=SCHEDULER_NAME
+        )
         body = {
             "status": {
                 "conditions": [
@@ -250,7 +252,7 @@ class Scheduler:
                     "Normal",
                     "Scheduled",
                     f"Successfully assigned {pod.namespace}/{pod.name} to {node}",
-                    component=NAME,
+                    component=SCHEDULER_NAME,
                 )
             else:
                 self.assumed.pop(pod.uid, None)

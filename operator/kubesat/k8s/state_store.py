@@ -25,14 +25,13 @@ from enum import StrEnum
 from typing import Any, Final
 
 from kubesat.k8s.api import Api, status_of
-from kubesat.spec import GROUP, VERSION
+from kubesat.spec import CONSTELLATION_LABEL, GROUP, VERSION
 
 SHARD_BYTES: Final = 512 * 1024  # compressed bytes per ConfigMap (the API allows 1 MiB)
 COMPRESSION_LEVEL: Final = 1  # fast; level 6 saves 15% more for 4x the time
 DATA_KEY: Final = "state.zlib"
 NOT_FOUND: Final = 404
 CONFLICT: Final = 409
-LABEL_CONSTELLATION: Final = "kubesat.io/constellation"
 LABEL_ROLE: Final = "kubesat.io/role"
 ROLE_STATE: Final = "engine-state"
 
@@ -115,7 +114,7 @@ def shard_body(
         "kind": "ConfigMap",
         "metadata": {
             "name": name,
-            "labels": {LABEL_CONSTELLATION: constellation, LABEL_ROLE: ROLE_STATE},
+            "labels": {CONSTELLATION_LABEL: constellation, LABEL_ROLE: ROLE_STATE},
             "annotations": annotations,
             "ownerReferences": [
                 {

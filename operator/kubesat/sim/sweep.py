@@ -219,7 +219,7 @@ def load_documents(path: Path) -> list[Any]:
 
 def run_point(point: Point) -> dict[str, Any]:
     """Simulate one point; its JSON record (parameters, design, the simulate report)."""
-    from kubesat.sim.commands import report_document
+    from kubesat.sim.report import report_document
     from kubesat.sim.run import parse_scenario, prepare, simulate_policies, viability
 
     scenario = parse_scenario(list(point.documents), point.source)

@@ -16,7 +16,12 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from kubesat.core.conditions import FleetConditions, compute_conditions, shadow_timing
+from kubesat.core.conditions import (
+    EnvironmentArrays,
+    FleetConditions,
+    compute_conditions,
+    shadow_timing,
+)
 from kubesat.core.geometry import Sky
 from kubesat.core.orbits import Fleet
 from kubesat.core.timebase import TimeGrid
@@ -37,6 +42,7 @@ from kubesat.spec import ConstellationSpec
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "sso-12.yaml"
 DURATION_SECONDS = 3 * 3600.0
 COLUMN_FIELDS = tuple(f.name for f in dataclasses.fields(Column) if f.name != "step")
+SHARED_FIELDS = tuple(f.name for f in dataclasses.fields(EnvironmentArrays))
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +119,22 @@ def test_both_sources_give_the_same_columns(
     assert (simulated["flux"] > spec.radiation.saa_flux_threshold).any()
     for name in COLUMN_FIELDS:
         np.testing.assert_array_equal(windowed[name], simulated[name], err_msg=name)
+
+
+def test_a_column_is_the_conditions_at_its_step(
+    spec: ConstellationSpec, conditions: FleetConditions, steps: int
+) -> None:
+    """`Column` and `FleetConditions` share their quantities (`EnvironmentArrays`): a
+    column read from the conditions holds each of them at its step, as float64."""
+    source = ConditionsEnvironment(spec, conditions)
+    for step in (0, steps // 2, steps - 1):
+        column = source.column(step)
+        for name in SHARED_FIELDS:
+            series, value = getattr(conditions, name), getattr(column, name)
+            if series is None:
+                assert value is None, name
+            else:
+                np.testing.assert_array_equal(value, series[:, step], err_msg=name)
 
 
 def test_same_seed_same_upsets(

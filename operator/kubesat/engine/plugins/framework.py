@@ -22,10 +22,10 @@ from numpy.typing import NDArray
 
 from kubesat.core.policy import FleetView
 from kubesat.core.power import PowerSystem
+from kubesat.engine.plugins.slots import FleetSlots
 
 if TYPE_CHECKING:
     from kubesat.engine.events import EvictionReason
-    from kubesat.engine.state import FleetState
 
 
 class FilterReason(StrEnum):
@@ -122,7 +122,7 @@ class PodDrain:
     """Picks single pods to evict: (slot, reason, the runway or contact left to report)."""
 
     name: str
-    evictions: Callable[[FleetState, FleetNow], list[tuple[int, EvictionReason, float]]]
+    evictions: Callable[[FleetSlots, FleetNow], list[tuple[int, EvictionReason, float]]]
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ class Checkpoint:
     """Picks the running pods that write a checkpoint now, outside their own interval."""
 
     name: str
-    due: Callable[[FleetState], Rows]
+    due: Callable[[FleetSlots], Rows]
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,15 @@ large gang crossing the South Atlantic Anomaly saves its work every few minutes.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kubesat.engine.plugins.framework import Checkpoint, Rows
+from kubesat.engine.plugins.slots import FleetSlots
 from kubesat.engine.slot_state import RUNNING
 
-if TYPE_CHECKING:
-    from kubesat.engine.state import FleetState
 
-
-def gangs_due(s: FleetState) -> Rows:
+def gangs_due(s: FleetSlots) -> Rows:
     """The slots of the gangs whose checkpoint falls due now."""
     model = s.config.upsets
     none = np.zeros(0, np.int64)

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
 
 from kubesat.engine.plugins.framework import Filter, FleetNow, PodShape, run_filters
+from kubesat.engine.plugins.slots import FleetSlots
 from kubesat.engine.slot_state import DRAINING
-
-if TYPE_CHECKING:
-    from kubesat.engine.state import FleetState
 
 # per GPUs per pod: (how many pods wait for room, the longest runway they need)
 Waiting = dict[int, tuple[int, float]]
@@ -26,7 +24,7 @@ class HoldForLarger:
 
     name: Final = "HoldForLarger"
 
-    def draining(self, state: FleetState) -> Waiting:
+    def draining(self, state: FleetSlots) -> Waiting:
         """Pods draining now, by GPUs per pod: (how many, the longest runway they need)."""
         s = state
         out: Waiting = {}

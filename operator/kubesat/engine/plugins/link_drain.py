@@ -3,19 +3,15 @@ contact left is within their checkpoint write, the margin and one step of reacti
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from kubesat.engine.events import EvictionReason
 from kubesat.engine.plugins.framework import FleetNow, PodDrain
-
-if TYPE_CHECKING:
-    from kubesat.engine.state import FleetState
+from kubesat.engine.plugins.slots import FleetSlots
 
 
 def before_loss_of_signal(
-    s: FleetState, fleet: FleetNow
+    s: FleetSlots, fleet: FleetNow
 ) -> list[tuple[int, EvictionReason, float]]:
     left_seconds = fleet.view.contact_left_seconds
     if left_seconds is None or not s.pod_slot:
