@@ -30,7 +30,7 @@ from ``simulate(..., on_snapshot=...)``.
 Labels stay bounded: per-satellite families carry ``satellite``, ``constellation`` and
 ``plane``; fleet families ``constellation`` plus one of ``kind``, ``reason``, ``phase``;
 per-Job families ``constellation`` and ``job_name`` (namespace/name; not ``job``, which
-Prometheus sets to the scrape job) plus ``activity``; operator families ``handler``,
+Prometheus sets to the scrape job) plus ``activity`` or ``reason``; operator families ``handler``,
 ``result``, ``verb``, ``resource``, ``code``. Never pod names, UIDs or times, so the number
 of series grows with satellites and Jobs only.
 """
@@ -247,6 +247,13 @@ class FleetCollector(Collector):
                 labels=[*JOB_LABELS, "activity"],
             ),
             CounterMetricFamily(
+                "kubesat_job_wait_seconds",
+                "Simulated seconds the Job waited (no pod computing or checkpointing), by "
+                "reason: never-fits, capacity, links, power, contact, heat, radiation, "
+                "backoff, scheduler.",
+                labels=[*JOB_LABELS, "reason"],
+            ),
+            CounterMetricFamily(
                 "kubesat_job_gpu_seconds",
                 "GPU-seconds the Job's pods held (running, checkpointing or waiting).",
                 labels=JOB_LABELS,
@@ -342,6 +349,8 @@ class FleetCollector(Collector):
         seconds = (job.compute_seconds, job.exchange_seconds, job.checkpoint_seconds)
         for activity, value in zip(ACTIVITY_NAMES, (*seconds, job.wait_seconds), strict=True):
             by_name["kubesat_job_activity_seconds"].add_metric([*labels, activity], value)
+        for reason, waited in sorted(job.waiting.items()):
+            by_name["kubesat_job_wait_seconds"].add_metric([*labels, reason], waited)
         by_name["kubesat_job_gpu_seconds"].add_metric(labels, job.gpu_seconds_used)
         if job.projected_finish_seconds is not None:
             by_name["kubesat_job_projected_finish_seconds"].add_metric(

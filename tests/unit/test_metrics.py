@@ -178,6 +178,7 @@ def test_metric_types():
         "kubesat_energy_bound_gpu_seconds",
         "kubesat_jobs_completed",
         "kubesat_job_activity_seconds",
+        "kubesat_job_wait_seconds",
         "kubesat_job_gpu_seconds",
         "kubesat_api_errors",
     }

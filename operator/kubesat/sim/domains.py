@@ -211,6 +211,7 @@ def merge(outcomes: Sequence[Outcome], satellites: Sequence[int] | None = None) 
         bus_brownout_satellites=sum(o.bus_brownout_satellites for o in outcomes),
         thermal=_merged_report([o.thermal for o in outcomes], weights),
         downlink=_merged_report([o.downlink for o in outcomes], weights),
+        achievable_gpu_seconds=sum(o.achievable_gpu_seconds for o in outcomes),
     )
 
 

@@ -32,9 +32,6 @@ class Outcome:
     lost_gpu_seconds: float = 0.0
     energy_bound_gpu_seconds: float = 0.0
     demand_gpu_seconds: float = 0.0
-    # what the Jobs could use: each Job's parallelism's GPUs over its open time, at most
-    # its demand (a gang whole, a pod that can never fit nothing), summed
-    achievable_gpu_seconds: float = 0.0
     evictions: dict[str, int] = field(default_factory=dict)
     pod_failures: dict[str, int] = field(default_factory=dict)
     jobs_completed: int = 0
@@ -50,6 +47,9 @@ class Outcome:
     # per Job, its progress ratio at each timeline sample
     job_progress: dict[str, NDArray[Any]] = field(default_factory=dict)
     gang_views: dict[str, GangView] = field(default_factory=dict)  # where each gang ran
+    # what the Jobs could use: each Job's parallelism's GPUs over its open time, at most
+    # its demand (a gang whole, a pod that can never fit nothing), summed
+    achievable_gpu_seconds: float = 0.0
 
     @property
     def bound_gpu_seconds(self) -> float:

@@ -53,8 +53,10 @@ def test_domain_scenario_scales_the_jobs(tmp_path: Path) -> None:
 def test_merge_sums_the_domains() -> None:
     a = Outcome("predictive", 10.0, 1.0, 20.0, 30.0, {"runway": 2}, {"sefi": 1}, 1, 0, {"sefi": 3})
     b = Outcome("predictive", 5.0, 2.0, 10.0, 30.0, {"runway": 1, "eclipse": 4}, {}, 0, 1, {})
+    a.achievable_gpu_seconds, b.achievable_gpu_seconds = 25.0, 15.0
     total = merge([a, b])
     assert total.completed_gpu_seconds == 15.0 and total.energy_bound_gpu_seconds == 30.0
+    assert total.achievable_gpu_seconds == 40.0
     assert total.evictions == {"eclipse": 4, "runway": 3}
     assert total.jobs_completed == 1 and total.jobs_failed == 1
     assert total.goodput_ratio == pytest.approx(15.0 / 30.0)
