@@ -16,21 +16,31 @@ simulate: install ## the main job: simulate the example constellation under ever
 deps: ## install the Debian packages the tests need (prometheus, promtool, openssl, shellcheck; sudo when not root)
 	deploy/install-system-packages.sh
 
-test: deps install controlplane ## install everything the tests need, then run all tests: unit, real control plane, Prometheus, helm
+test: deps install controlplane docs ## install everything the tests need, build the docs, then run all tests: unit, real control plane, Prometheus, helm
 	$(PYTHON) -m pytest -q
 
 test-unit: ## run the fast unit tests only (no cluster needed)
 	$(PYTHON) -m pytest -q tests/unit
 
 lint: ## ruff, formatting and the pure-core import contract
-	ruff check operator tests benchmarks
-	ruff format --check operator tests benchmarks
+	ruff check operator tests benchmarks deploy/dashboards
+	ruff format --check operator tests benchmarks deploy/dashboards
 	lint-imports
 
 bench: ## run the benchmarks (print measured ratios)
 	$(PYTHON) benchmarks/propagation.py
 
 .PHONY: help deps install simulate test test-unit lint bench
+
+# -- documentation: the MkDocs site in docs/, reference pages generated from the sources
+reference: ## write docs/reference/ (CRD fields, metrics, CLI) from crds/, metrics.py and the parsers
+	$(PYTHON) -m kubesat.docgen
+
+docs: install ## fail on a stale reference page, then build the site with mkdocs --strict into site/
+	$(PYTHON) -m kubesat.docgen --check
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict --site-dir site
+
+.PHONY: reference docs
 
 controlplane: ## build kube-apiserver, controller-manager, scheduler, etcd, kubectl, helm from pinned Go modules (cached)
 	@command -v go >/dev/null || { echo "Go is required to build the control plane (apt-get install golang-go, or go.dev)" >&2; exit 1; }
@@ -51,11 +61,16 @@ cluster-down: ## stop the control plane of cluster-up and remove its data
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml | head -n 1)
 IMAGE ?= kubesat:$(VERSION)
 
+dashboards: ## write deploy/dashboards/*.json from their Python modules, then copy them into the chart
+	$(PYTHON) -m deploy.dashboards.build
+	deploy/sync-chart-assets.sh
+
 chart-sync: ## copy crds/, deploy/dashboards, deploy/alerts and the RBAC rules into charts/kubesat
 	deploy/sync-chart-assets.sh
 
-verify: ## fail if the chart's copies (CRDs, dashboards, alerts, RBAC rules) differ from their sources
+verify: ## fail if the chart's copies (CRDs, dashboards, alerts, RBAC rules) or docs/reference/ differ from their sources
 	deploy/sync-chart-assets.sh --check
+	$(PYTHON) -m kubesat.docgen --check
 
 image: ## build the operator image kubesat:<version> (needs Docker; IMAGE=... to rename)
 	docker build -t $(IMAGE) .
@@ -66,7 +81,7 @@ kind-up: ## kind cluster + kube-prometheus-stack + kubesat chart + example (need
 kind-down: ## delete the kind cluster of kind-up
 	deploy/kind/down.sh
 
-.PHONY: chart-sync verify image kind-up kind-down
+.PHONY: dashboards chart-sync verify image kind-up kind-down
 
 # -- observability: metrics, dashboards, alerts ----------------------------------------
 METRICS_PORT ?= 9464
