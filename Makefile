@@ -70,6 +70,7 @@ chart-sync: ## copy crds/, deploy/dashboards, deploy/alerts and the RBAC rules i
 
 verify: ## fail if the chart's copies (CRDs, dashboards, alerts, RBAC rules) or docs/reference/ differ from their sources
 	deploy/sync-chart-assets.sh --check
+	$(PYTHON) -m deploy.dashboards.build --check
 	$(PYTHON) -m kubesat.docgen --check
 
 image: ## build the operator image kubesat:<version> (needs Docker; IMAGE=... to rename)

@@ -23,7 +23,14 @@ import kopf
 from kubesat.k8s.nodes import selector
 from kubesat.k8s.runtime import FleetRuntime
 from kubesat.k8s.satellites import satellite_names
-from kubesat.spec import API_VERSION, GROUP, VERSION, SpecError, parse_constellation
+from kubesat.spec import (
+    API_VERSION,
+    CONSTELLATION_LABEL,
+    GROUP,
+    VERSION,
+    SpecError,
+    parse_constellation,
+)
 
 logger = logging.getLogger("kubesat.constellation")
 
@@ -224,7 +231,7 @@ async def _delete_satellites(memo: Any, namespace: str, name: str, keep: set[str
         VERSION,
         namespace,
         "satellites",
-        label_selector=f"kubesat.io/constellation={name}",
+        label_selector=f"{CONSTELLATION_LABEL}={name}",
     )
     for item in items.get("items", []):
         satellite = item["metadata"]["name"]

@@ -8,20 +8,22 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from kubesat.core.policy import FleetView
 from kubesat.core.timebase import iso_z
-from kubesat.k8s.api import LAZY, NORMAL, status_of
-from kubesat.k8s.nodes import desired_state
+from kubesat.engine.fleet import FleetEngine
+from kubesat.k8s.api import LAZY, NORMAL, Api, status_of
+from kubesat.k8s.clock import SimClock
+from kubesat.k8s.fleet_refs import SatelliteUids
+from kubesat.k8s.nodes import NodeAgent, desired_state
 from kubesat.k8s.satellites import PHASES, WriteSchedule, instant, satellite_manifest
-from kubesat.spec import GROUP, VERSION
-
-if TYPE_CHECKING:
-    from kubesat.k8s.runtime import FleetRuntime
+from kubesat.spec import GROUP, VERSION, ConstellationSpec
 
 logger = logging.getLogger("kubesat.status")
 
@@ -46,16 +48,34 @@ def bus_condition(brownout: bool, since: str) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class StatusConfig:
+    """What the status writer reads and writes of one constellation (the runtime's values)."""
+
+    namespace: str
+    constellation: str  # its name
+    uid: str  # its uid: the Satellites' owner
+    from_tle: bool  # the orbits come from TLEs (the Satellites' manifests say so)
+    satellites: SatelliteUids  # shared: names, and the uids the announcer recorded
+    engine: FleetEngine  # read only: the state the objects show
+    nodes: NodeAgent  # the Nodes and leases it writes
+    api: Api
+    spec: Callable[[], ConstellationSpec]  # the current spec (an update replaces it)
+    clock: Callable[[], SimClock]  # the current clock (an update rebases it)
+    status_coalesce_seconds: float  # wall seconds a Satellite status change waits
+    status_refresh_seconds: float  # battery and position refreshed at least this often
+    satellites_check_seconds: float  # wall seconds between checks for missing Satellites
+
+
 class StatusWriter:
     """Keeps one constellation's Satellites, Nodes and leases true to its engine."""
 
-    def __init__(self, fleet: FleetRuntime) -> None:
-        self.fleet = fleet
-        n = fleet.n
-        options = fleet.options
+    def __init__(self, config: StatusConfig) -> None:
+        self.config = config
+        n = len(config.satellites.names)
         self.node_schedule = WriteSchedule(n, 9, 0.0, math.inf)  # the columns of node_codes
         self.sat_schedule = WriteSchedule(
-            n, 8, options.status_coalesce_seconds, options.status_refresh_seconds
+            n, 8, config.status_coalesce_seconds, config.status_refresh_seconds
         )
         self.eclipse_start = np.full(n, -1, np.int64)
         self.creating: set[str] = set()
@@ -63,42 +83,36 @@ class StatusWriter:
 
     def sync_satellites(self, sats_index: Any, wall_s: float) -> None:
         """Create the Satellites that are missing (every few seconds)."""
-        if wall_s - self.last_sat_check < self.fleet.options.satellites_check_seconds:
+        config = self.config
+        if wall_s - self.last_sat_check < config.satellites_check_seconds:
             return
         self.last_sat_check = wall_s
-        key = (self.fleet.namespace, self.fleet.name)
+        namespace, api = config.namespace, config.api
+        key = (namespace, config.constellation)
         existing = {info.name for info in sats_index[key]} if key in sats_index else set()
         owner = {
-            "metadata": {
-                "name": self.fleet.name,
-                "namespace": self.fleet.namespace,
-                "uid": self.fleet.uid,
-            }
+            "metadata": {"name": config.constellation, "namespace": namespace, "uid": config.uid}
         }
-        for i, name in enumerate(self.fleet.names):
+        for i, name in enumerate(config.satellites.names):
             if name in existing or name in self.creating:
                 continue
-            body = satellite_manifest(
-                owner, self.fleet.spec.satellites[i], name, i, self.fleet.from_tle
-            )
+            body = satellite_manifest(owner, config.spec().satellites[i], name, i, config.from_tle)
             self.creating.add(name)
 
             def done(_: Any, error: BaseException | None, name: str = name) -> None:
                 self.creating.discard(name)
                 if error is not None and status_of(error) != 409:
-                    logger.warning(
-                        "creating Satellite %s/%s failed: %s", self.fleet.namespace, name, error
-                    )
+                    logger.warning("creating Satellite %s/%s failed: %s", namespace, name, error)
 
-            self.fleet.api.submit(
-                ("satellite-create", self.fleet.namespace, name),
+            api.submit(
+                ("satellite-create", namespace, name),
                 "create",
                 "satellites",
                 functools.partial(
-                    self.fleet.api.custom.create_namespaced_custom_object,
+                    api.custom.create_namespaced_custom_object,
                     GROUP,
                     VERSION,
-                    self.fleet.namespace,
+                    namespace,
                     "satellites",
                     body,
                 ),
@@ -108,7 +122,7 @@ class StatusWriter:
             self.sat_schedule.forget(i)
 
     def node_codes(self, column: Any) -> NDArray[np.int64]:
-        s = self.fleet.engine
+        s = self.config.engine
         now = s.now
         down = s.down_until > now
         ready_code = np.where(down, 2, np.where(s.ready, 0, 1))
@@ -131,19 +145,20 @@ class StatusWriter:
         ).astype(np.int64)
 
     def sync_nodes(self, column: Any, wall: Any, wall_s: float) -> None:
-        s = self.fleet.engine
+        config = self.config
+        s, nodes, names = config.engine, config.nodes, config.satellites.names
         codes = self.node_codes(column)
-        registered = self.fleet.nodes.registered
+        registered = nodes.registered
         todo = set(self.node_schedule.select(codes, wall_s, registered).tolist())
         for i in np.flatnonzero(registered):
-            if self.fleet.nodes.written[i] is None or self.fleet.nodes.taints_written[i] is None:
+            if nodes.written[i] is None or nodes.taints_written[i] is None:
                 todo.add(int(i))
-        missing = ~registered & ~self.fleet.nodes.registering & ~self.fleet.nodes.conflict
+        missing = ~registered & ~nodes.registering & ~nodes.conflict
         for i in sorted(todo) + [int(i) for i in np.flatnonzero(missing)]:
-            until = instant(self.fleet.clock.start_utc, float(s.upset_until[i]), 1.0)
+            until = instant(config.clock().start_utc, float(s.upset_until[i]), 1.0)
             state = desired_state(
-                satellite=self.fleet.names[i],
-                policy=self.fleet.spec.policy,
+                satellite=names[i],
+                policy=config.spec().policy,
                 illumination=float(column.illumination[i]),
                 link=bool(column.link[i]),
                 powered=bool(s.powered[i]),
@@ -155,17 +170,22 @@ class StatusWriter:
                 **self.thermal_fields(i),
             )
             if registered[i]:
-                self.fleet.nodes.write(i, state, wall)
+                nodes.write(i, state, wall)
                 self.node_schedule.mark(i, codes[i], wall_s)
             else:
-                uid = self.fleet.sat_uids.get(self.fleet.names[i], "")
-                self.fleet.nodes.register(i, uid, state, wall)
+                uid = config.satellites.by_name.get(names[i], "")
+                nodes.register(i, uid, state, wall)
                 self.node_schedule.mark(i, codes[i], wall_s)
-        self.fleet.nodes.renew_leases(wall, wall_s)
+        nodes.renew_leases(wall, wall_s)
+
+    def rewrite_nodes(self) -> None:
+        """Every registered Node is written again at the next sync (a new policy may
+        change its taints)."""
+        self.node_schedule.written[:] = np.iinfo(np.int64).min
 
     def thermal_fields(self, i: int) -> dict[str, Any]:
         """The Node's thermal inputs of satellite i (none without a thermal model)."""
-        s = self.fleet.engine
+        s = self.config.engine
         if s.thermal is None:
             return {}
         return {
@@ -174,7 +194,7 @@ class StatusWriter:
         }
 
     def sat_codes(self, column: Any, view: FleetView) -> NDArray[np.int64]:
-        s = self.fleet.engine
+        s = self.config.engine
         down = s.down_until > s.now
         phase = np.select(
             [
@@ -205,14 +225,15 @@ class StatusWriter:
         ).astype(np.int64)
 
     def step_time(self, step: int) -> str | None:
-        return iso_z(self.fleet.clock.at(step * self.fleet.engine.dt)) if step >= 0 else None
+        clock, dt = self.config.clock(), self.config.engine.dt
+        return iso_z(clock.at(step * dt)) if step >= 0 else None
 
     def eclipse_steps(self, column: Any) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Steps of the next (or current) eclipse's start and end; -1 when none is in sight.
 
         In shadow the forecast only says what is left, so the start seen on entry is kept.
         """
-        s = self.fleet.engine
+        s = self.config.engine
         step = s.dt
         finite = np.isfinite(column.seconds_to_shadow)
         ahead = np.where(finite, column.seconds_to_shadow, 0.0)
@@ -225,11 +246,12 @@ class StatusWriter:
         return start, end.astype(np.int64)
 
     def sync_satellite_status(self, column: Any, view: FleetView, wall_s: float) -> None:
-        s = self.fleet.engine
-        key_known = np.array([name in self.fleet.sat_uids for name in self.fleet.names], np.bool_)
+        config, s = self.config, self.config.engine
+        names, namespace, api = config.satellites.names, config.namespace, config.api
+        key_known = config.satellites.known()
         codes = self.sat_codes(column, view)
-        now = self.fleet.clock.at(s.now)
-        p = self.fleet.spec.power
+        now = config.clock().at(s.now)
+        p = config.spec().power
         soc = s.soc / max(p.battery_wh, 1e-9)
         for i in self.sat_schedule.select(codes, wall_s, key_known):
             i = int(i)
@@ -258,28 +280,28 @@ class StatusWriter:
                 },
                 "gpusBusy": int(s.busy_gpus()[i]),
                 "gpusAvailable": int(view.free_gpus[i]),
-                "node": self.fleet.names[i],
+                "node": names[i],
                 "simulatedTime": iso_z(now),
                 "busBrownoutSeconds": round(float(s.brownout_seconds[i]), 1),
                 "conditions": [bus_condition(bool(s.brownout[i]), iso_z(now))],
             }
             self.sat_schedule.mark(i, codes[i], wall_s)
-            name = self.fleet.names[i]
+            name = names[i]
 
             def done(_: Any, error: BaseException | None, i: int = i) -> None:
                 if error is not None:
                     self.sat_schedule.forget(i)
 
             patch = {"status": body}
-            self.fleet.api.submit(
-                ("satellite-status", self.fleet.namespace, name),
+            api.submit(
+                ("satellite-status", namespace, name),
                 "patch",
                 "satellites/status",
                 functools.partial(
-                    self.fleet.api.custom.patch_namespaced_custom_object_status,
+                    api.custom.patch_namespaced_custom_object_status,
                     GROUP,
                     VERSION,
-                    self.fleet.namespace,
+                    namespace,
                     "satellites",
                     name,
                     patch,

@@ -15,29 +15,47 @@ import json
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from kubesat.engine.environment import Column
 from kubesat.engine.events import Eviction, EvictionReason, EvictionRefused
-from kubesat.k8s.api import URGENT, status_of
-
-if TYPE_CHECKING:
-    from kubesat.k8s.runtime import FleetRuntime
+from kubesat.k8s.api import URGENT, Api, status_of
+from kubesat.k8s.fleet_refs import EventFunc, SatelliteUids
 
 logger = logging.getLogger("kubesat.rescheduling")
 
 REFUSAL_EVENT_SECONDS = 30.0
 
 
+@dataclass(frozen=True)
+class DrainerConfig:
+    """What the drainer reads and writes of one constellation (the runtime's values)."""
+
+    satellites: SatelliteUids  # names, and the Satellites the Events refer to
+    api: Api
+    event: EventFunc
+    column: Callable[[], Column | None]  # the environment at the engine's step
+    drain_lead_seconds: Callable[[], NDArray[np.float64]]  # per satellite (the engine's)
+    soc_wh: Callable[[], NDArray[np.float64]]  # battery charge per satellite
+    battery_wh: Callable[[], float]  # battery capacity of the current spec
+    wall_seconds: Callable[[float], float]  # simulated -> wall seconds at the speedup
+
+
 class Drainer:
     """Writes the engine's drains of one constellation through the Eviction API."""
 
-    def __init__(self, fleet: FleetRuntime) -> None:
-        self.fleet = fleet
+    def __init__(self, config: DrainerConfig) -> None:
+        self.config = config
         self.reported: dict[tuple[str, str], float] = {}
 
     def why(self, eviction: Eviction) -> str:
         """The human reason of a drain, for the Events."""
-        fleet = self.fleet
+        config = self.config
         if eviction.reason is EvictionReason.UPSET:
             return "the satellite is recovering from a radiation upset"
         if eviction.reason is EvictionReason.ECLIPSE:
@@ -57,7 +75,7 @@ class Drainer:
                 "the satellite would reach its maximum temperature within the time a "
                 "checkpoint needs"
             )
-        column = fleet.column
+        column = config.column()
         assert column is not None
         sat = eviction.sat
         to_shadow = float(column.seconds_to_shadow[sat])
@@ -69,8 +87,8 @@ class Drainer:
             if math.isfinite(to_shadow)
             else "no eclipse ahead"
         )
-        lead = float(fleet.engine.drain_lead_seconds()[sat])
-        battery = 100 * fleet.engine.soc[sat] / max(fleet.spec.power.battery_wh, 1e-9)
+        lead = float(config.drain_lead_seconds()[sat])
+        battery = 100 * config.soc_wh()[sat] / max(config.battery_wh(), 1e-9)
         return (
             f"power runway {eviction.runway_seconds:.0f} s is within the {lead:.0f} s a "
             f"checkpoint write plus margin needs ({ahead}, {shadow:.0f} s of shadow; "
@@ -85,9 +103,10 @@ class Drainer:
         if now - self.reported.get(key, -math.inf) < REFUSAL_EVENT_SECONDS:
             return
         self.reported[key] = now
-        fleet = self.fleet
+        config = self.config
+        satellite = config.satellites.names[refusal.sat]
         message = (
-            f"eviction of {key[0]}/{key[1]} from {fleet.names[refusal.sat]} refused: "
+            f"eviction of {key[0]}/{key[1]} from {satellite} refused: "
             f"the disruption budget {refusal.budget} allows no more disruptions; will retry"
         )
         pod_ref = {
@@ -95,8 +114,8 @@ class Drainer:
             "kind": "Pod",
             "metadata": {"name": key[1], "namespace": key[0]},
         }
-        fleet.event(pod_ref, "Warning", "EvictionRefused", message)
-        fleet.event(fleet.satellite_ref(refusal.sat), "Warning", "EvictionRefused", message)
+        config.event(pod_ref, "Warning", "EvictionRefused", message)
+        config.event(config.satellites.ref(refusal.sat), "Warning", "EvictionRefused", message)
 
     def evict(self, eviction: Eviction, key: tuple[str, str] | None, uid: str | None) -> None:
         """The engine drains the pod: evict it through the API (its grace period stands for
@@ -106,10 +125,10 @@ class Drainer:
         if key is None:
             return
         namespace, name = key
-        fleet = self.fleet
-        api = fleet.api
+        config = self.config
+        api = config.api
         write = eviction.write_seconds
-        grace = max(1, math.ceil(fleet.clock.wall_seconds(write)) + 1)
+        grace = max(1, math.ceil(config.wall_seconds(write)) + 1)
         body = client.V1Eviction(
             metadata=client.V1ObjectMeta(name=name, namespace=namespace),
             delete_options=client.V1DeleteOptions(
@@ -117,7 +136,7 @@ class Drainer:
                 preconditions=client.V1Preconditions(uid=uid) if uid else None,
             ),
         )
-        satellite = fleet.names[eviction.sat]
+        satellite = config.satellites.names[eviction.sat]
         why = self.why(eviction)
         message = (
             f"evicting {namespace}/{name} from {satellite}: {why}; "
@@ -128,8 +147,8 @@ class Drainer:
             "kind": "Pod",
             "metadata": {"name": name, "namespace": namespace, "uid": uid},
         }
-        fleet.event(pod_ref, "Normal", "Evicting", message)
-        fleet.event(fleet.satellite_ref(eviction.sat), "Normal", "Draining", message)
+        config.event(pod_ref, "Normal", "Evicting", message)
+        config.event(config.satellites.ref(eviction.sat), "Normal", "Draining", message)
 
         def call() -> Any:
             response: Any = api.core.create_namespaced_pod_eviction(

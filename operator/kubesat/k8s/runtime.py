@@ -8,13 +8,17 @@ the steps it missed from the state it persisted) and writes the engine's decisio
 pods created and bound for kubesat's Jobs, pod status, evictions, Job status, Events. Then
 it writes node conditions and taints, Satellite status and leases, lets kubesat-scheduler
 bind pending pods of other Jobs, publishes a `FleetSnapshot` for the metrics and, every
-few seconds, persists the engine's state in the Constellation's `status.state`.
+few seconds, persists the engine's state (`kubesat.k8s.persistence`).
+
+Each writer gets a small config of the values and callbacks it needs, never the runtime
+(as kwok's controllers get theirs): `decisions`, `rescheduling`, `announcements`,
+`fleet_status`, `job_intake`, `persistence`; `fleet_refs.SatelliteUids` is the one object
+they share.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -29,35 +33,24 @@ from kubesat.core.policy import FleetView
 from kubesat.core.power import bus_viability
 from kubesat.core.timebase import iso_z
 from kubesat.engine.config import EngineConfig
-from kubesat.engine.durable import restore_state, to_state
+from kubesat.engine.durable import restore_state
 from kubesat.engine.environment import Column, WindowedEnvironment, flux_model_for
-from kubesat.engine.events import (
-    Decision,
-    Eviction,
-    EvictionRefused,
-    GangPlaced,
-    GangWaiting,
-    Notice,
-    PodEnded,
-    PodStarted,
-)
 from kubesat.engine.fleet import FleetEngine
-from kubesat.k8s.announcements import Announcer
-from kubesat.k8s.api import Api, status_of
+from kubesat.k8s.announcements import Announcer, AnnouncerConfig
+from kubesat.k8s.api import Api
 from kubesat.k8s.clock import SimClock, wall_now
-from kubesat.k8s.fleet_status import StatusWriter
-from kubesat.k8s.gang_events import gang_event
+from kubesat.k8s.decisions import DecisionConfig, DecisionWriter
+from kubesat.k8s.fleet_refs import SatelliteUids
+from kubesat.k8s.fleet_status import StatusConfig, StatusWriter
 from kubesat.k8s.job_controller import ManagedJobs
+from kubesat.k8s.job_intake import JobIntake, JobIntakeConfig
 from kubesat.k8s.jobs import JobBook
 from kubesat.k8s.nodes import NodeAgent, node_labels
-from kubesat.k8s.objects import JobInfo, PodInfo
+from kubesat.k8s.objects import PodInfo
+from kubesat.k8s.persistence import Persistence, PersistenceConfig
 from kubesat.k8s.pods import PodRuntime
-from kubesat.k8s.rescheduling import Drainer
-from kubesat.k8s.satellites import (
-    reference,
-    satellite_names,
-)
-from kubesat.k8s.state_store import NOT_FOUND, StateStore, StateUnreadableError
+from kubesat.k8s.rescheduling import Drainer, DrainerConfig
+from kubesat.k8s.satellites import satellite_names
 from kubesat.spec import GROUP, TESTED_CLUSTER_NODES, VERSION, ConstellationSpec
 
 logger = logging.getLogger("kubesat.runtime")
@@ -122,11 +115,8 @@ class FleetRuntime:
             options.lease_duration_seconds,
             self._node_conflict,
         )
+        self.satellites = SatelliteUids(self.namespace, self.names)  # shared by the writers
         self._wire()
-        self.drainer = Drainer(self)
-        self.status = StatusWriter(self)
-        self.announcer = Announcer(self)
-        self.sat_uids: dict[str, str] = {}
         self.schedulable = False
         self.stopping = False
         self.prepared = False
@@ -137,19 +127,96 @@ class FleetRuntime:
         self.changes_seen = 0
         self.generation: int | None = None
         self.restored_pods_unchecked = False
-        self.store = StateStore(self.api, self.namespace, self.name, self.uid)
-        self.persisting: asyncio.Task[None] | None = None
+        self.persistence = Persistence(
+            PersistenceConfig(
+                self.namespace,
+                self.name,
+                self.uid,
+                self.body,
+                self.api,
+                self.event,
+                self.engine,
+                spec.clock.start_utc,
+            )
+        )
 
     def _new_engine(self, spec: ConstellationSpec) -> FleetEngine:
         config = EngineConfig.from_spec(spec, places_builtin_pods=False)
         return FleetEngine(config, self.names, self.planes, self.name)
 
     def _wire(self) -> None:
-        """The writers over the engine (again after a restore replaces it)."""
-        self.book = JobBook(self.engine, self.api, self._wall_text)
-        self.invalid_jobs: set[str] = set()  # uids of managed Jobs reported as invalid
-        self.pods = PodRuntime(self.api, self.engine, self.book, self.names, self.event)
-        self.managed = ManagedJobs(self.api, self.engine, self.book, self.names, self._wall_text)
+        """The writers over the engine, each given only what it reads and writes."""
+        engine, api, names, event = self.engine, self.api, self.names, self.event
+        self.book = JobBook(engine, api, self._wall_text)
+        self.intake = JobIntake(
+            JobIntakeConfig(
+                self.namespace,
+                self.name,
+                self.book,
+                event,
+                fleets=lambda: getattr(self.memo, "fleets", {}) or {},
+            )
+        )
+        self.pods = PodRuntime(api, engine, self.book, names, event)
+        self.managed = ManagedJobs(api, engine, self.book, names, self._wall_text)
+        self.drainer = Drainer(
+            DrainerConfig(
+                self.satellites,
+                api,
+                event,
+                column=lambda: self.column,
+                drain_lead_seconds=engine.drain_lead_seconds,
+                soc_wh=lambda: engine.soc,
+                battery_wh=lambda: self.spec.power.battery_wh,
+                wall_seconds=lambda simulated: self.clock.wall_seconds(simulated),
+            )
+        )
+        options = self.options
+        self.status = StatusWriter(
+            StatusConfig(
+                self.namespace,
+                self.name,
+                self.uid,
+                self.from_tle,
+                self.satellites,
+                engine,
+                self.nodes,
+                api,
+                spec=lambda: self.spec,
+                clock=lambda: self.clock,
+                status_coalesce_seconds=options.status_coalesce_seconds,
+                status_refresh_seconds=options.status_refresh_seconds,
+                satellites_check_seconds=options.satellites_check_seconds,
+            )
+        )
+        self.announcer = Announcer(
+            AnnouncerConfig(
+                self.namespace,
+                self.name,
+                self.satellites,
+                api,
+                event,
+                spec=lambda: self.spec,
+                sim_text=self._sim_text,
+                pod_names=self.pod_names,
+                inject_upset=engine.inject_upset,
+                upset_kind=lambda i: int(engine.upset_kind[i]),
+            )
+        )
+        self.decisions = DecisionWriter(
+            DecisionConfig(
+                engine,
+                names,
+                self.book,
+                self.pods,
+                self.managed,
+                self.drainer,
+                self.announcer,
+                event,
+                node_registered=lambda i: bool(self.nodes.registered[i]),
+                sim_text=self._sim_text,
+            )
+        )
 
     @staticmethod
     def _wall_text() -> str:
@@ -158,23 +225,20 @@ class FleetRuntime:
     def _sim_text(self, offset_seconds: float) -> str:
         return iso_z(self.clock.at(offset_seconds))
 
-    # -- helpers used by the scheduler and the drainer --------------------------------
+    # -- callbacks of the writers, and what the scheduler reads ------------------------
 
     def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
         self.memo.events(obj, type_, reason, message)
 
-    def satellite_ref(self, i: int) -> dict[str, Any]:
-        return reference(self.namespace, self.names[i], self.sat_uids.get(self.names[i]))
+    def pod_names(self) -> dict[int, str]:
+        """Engine pod -> the name of its pod in the API."""
+        return {pod: key[1] for pod, key in self.pods.key_of.items()}
 
     def view(self, allocated: NDArray[np.int64] | None = None) -> FleetView:
         """What the policy sees now; `allocated`: GPUs of pods bound to each satellite
         (live, pending or assumed by the scheduler), when known better than the engine's."""
         assert self.column is not None
-        view = self.engine.view(self.column)
-        if allocated is None:
-            return view
-        free = np.maximum(self.engine.healthy_gpus() - allocated, 0).astype(np.int64)
-        return FleetView(**{**view.__dict__, "free_gpus": free})
+        return self.engine.view(self.column, allocated)  # the radiator's limit applies too
 
     def placement_mask(self, pod: PodInfo) -> NDArray[np.bool_]:
         """Satellites whose taints the pod tolerates and whose labels its nodeSelector wants."""
@@ -195,7 +259,7 @@ class FleetRuntime:
 
     def _node_conflict(self, i: int, message: str) -> None:
         logger.warning(message)
-        self.event(self.satellite_ref(i), "Warning", "NodeConflict", message)
+        self.event(self.satellites.ref(i), "Warning", "NodeConflict", message)
 
     # -- start and restore ------------------------------------------------------------
 
@@ -204,13 +268,9 @@ class FleetRuntime:
         the Jobs the state names are added to the engine first, then their progress."""
         flux = await asyncio.to_thread(flux_model_for, self.spec)
         self.env = WindowedEnvironment(self.spec, flux)
-        state = await self._load_state(status)
+        state = await self.persistence.load(status)
         if jobs_index is not None:
-            saved = set((state.get("jobs") or {}).keys())
-            for key in jobs_index:
-                for info in jobs_index[key]:
-                    if f"{info.namespace}/{info.name}/{info.uid}" in saved or self._ours(info):
-                        self.book.add(info)
+            self.intake.restore(jobs_index, set((state.get("jobs") or {}).keys()))
         clock = SimClock.resumed(
             status.get("clock"),
             state.get("clockStart"),
@@ -285,15 +345,13 @@ class FleetRuntime:
         if spec.clock.start_utc != self.spec.clock.start_utc:
             return False
         self.spec = spec
-        self.engine.config = EngineConfig.from_spec(spec, places_builtin_pods=False)
-        self.engine.power = spec.power
-        self.engine.policy = spec.policy
+        self.engine.reconfigure(EngineConfig.from_spec(spec, places_builtin_pods=False))
         if self.env is not None:
             # the stations in use stay until the next tick's sync compares them
             self.env.spec = replace(spec, stations=self.env.spec.stations)
         if not math.isclose(spec.clock.speedup, self.clock.speedup):
             self.clock = self.clock.rebased(spec.clock.speedup, spec.clock.step_seconds)
-        self.status.node_schedule.written[:] = np.iinfo(np.int64).min  # policy may change taints
+        self.status.rewrite_nodes()  # the policy may change taints
         return True
 
     # -- the loop ---------------------------------------------------------------------
@@ -334,11 +392,11 @@ class FleetRuntime:
         wall = wall_now()
         wall_s = time.monotonic()
         # events in: Jobs kubesat runs, pods bound or deleted, injected upsets
-        self._sync_jobs(jobs_index)
+        self.intake.sync(jobs_index)
         self.pods.adopt(pods_index, jobs_index, self.engine.ready)
         if self.restored_pods_unchecked:
             self.restored_pods_unchecked = False
-            self._missing_restored_pods()
+            self.decisions.missing_restored_pods()
         self.announcer.apply_injections(sats_index)
         # the engine's steps up to the clock
         target = max(self.clock.step_index(wall), self.engine.k)
@@ -353,12 +411,12 @@ class FleetRuntime:
                 await asyncio.to_thread(self.env.ensure, self.engine.k, target)
             self.advance(target)
         # decisions out
-        self._apply(self.engine.take_decisions())
+        self.decisions.apply(self.engine.take_decisions())
         for never_written in self.managed.flush(lambda i: bool(self.nodes.registered[i])):
             self.pods.forget_unwritten(never_written)
         self.pods.write(wall)
         self.managed.write_status()
-        self.book.write_changed(self._pod_names(), wall_s)
+        self.book.write_changed(self.pod_names(), wall_s)
         column = self.column
         assert column is not None
         view = self.view(self.pods.allocated(pods_index))
@@ -386,43 +444,7 @@ class FleetRuntime:
             engine.step(self.env.column(engine.k), self.env.upsets(engine.k, engine.k + 1))
         self.column = self.env.column(engine.k)
 
-    # -- Jobs ----------------------------------------------------------------------------
-
-    def _ours(self, info: JobInfo) -> bool:
-        """Whether kubesat's Job controller runs this Job on this constellation: in our
-        namespace, and ours by its nodeSelector or as the namespace's first constellation."""
-        if not info.managed or info.namespace != self.namespace or info.spec is None:
-            return False
-        if info.constellation is not None:
-            return bool(info.constellation == self.name)
-        fleets = getattr(self.memo, "fleets", {}) or {}
-        names = sorted(name for (ns, name) in fleets if ns == self.namespace) or [self.name]
-        return bool(names[0] == self.name)
-
-    def _invalid_job(self, info: JobInfo) -> None:
-        """A Job for kubesat's Job controller that kubesat cannot run (a bad annotation, a
-        gang that is not Indexed...): a Warning Event naming the field, once per Job."""
-        if info.uid in self.invalid_jobs:
-            return
-        self.invalid_jobs.add(info.uid)
-        ref = {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"name": info.name, "namespace": info.namespace, "uid": info.uid},
-        }
-        self.event(ref, "Warning", "InvalidWork", str(info.error))
-
-    def _sync_jobs(self, jobs_index: Any) -> None:
-        """Add the managed Jobs that are ours; drop the Jobs that are gone."""
-        for key in jobs_index:
-            for info in jobs_index[key]:
-                if self._ours(info):
-                    self.book.add(info)
-                elif info.managed and info.error and info.namespace == self.namespace:
-                    self._invalid_job(info)
-        for key in [k for k in self.book.by_key if k not in jobs_index]:
-            if not key[1].startswith("pod:"):
-                self.book.remove(key)
+    # -- inputs of the namespace: disruption budgets, ground stations ------------------
 
     def _sync_budgets(self, budgets_index: Any) -> None:
         """The PodDisruptionBudgets of our namespace, for the engine's drains."""
@@ -471,104 +493,6 @@ class FleetRuntime:
             f"{len(stations)} ground stations ({'; '.join(parts)}): contacts recomputed",
         )
 
-    def _missing_restored_pods(self) -> None:
-        """After a restart: a pod the engine runs but the API never got (the operator
-        stopped between the decision and the write) is created again if kubesat's Job
-        controller owns it (its name is fixed, so this is idempotent), else given up."""
-        e = self.engine
-        for pod, slot in list(e.pod_slot.items()):
-            key = self.pods.key_of.get(pod)
-            if key is not None and key in self.pods.info:
-                continue
-            record = self.book.records.get(int(e.slot_job[slot]))
-            if key is None or record is None or record.info is None or not record.info.managed:
-                e.drop(pod)
-                continue
-            unit = int(e.slot_unit[slot])
-            self.managed.create(
-                PodStarted(
-                    pod,
-                    record.index,
-                    int(e.unit_index[unit]),
-                    int(e.unit_attempts[unit]) - 1,
-                    int(e.slot_sat[slot]),
-                    int(e.slot_gpus[slot]),
-                    float(e.slot_from[slot]),
-                    float(e.slot_started[slot]),
-                ),
-                record,
-                bool(self.nodes.registered[int(e.slot_sat[slot])]),
-            )
-
-    def _pod_names(self) -> dict[int, str]:
-        return {pod: key[1] for pod, key in self.pods.key_of.items()}
-
-    def _apply(self, decisions: list[Decision]) -> None:
-        """Write the engine's decisions: pods created, ends, evictions, Events."""
-        notices: list[Notice] = []
-        for decision in decisions:
-            if isinstance(decision, PodStarted):
-                self._started(decision)
-            elif isinstance(decision, PodEnded):
-                key = self.pods.key_of.get(decision.pod)
-                self.book.ended(decision, key[1] if key else None, self._sim_text)
-                self.pods.end(decision)
-            elif isinstance(decision, Eviction):
-                key = self.pods.key_of.get(decision.pod)
-                info = self.pods.info.get(key) if key else None
-                self.drainer.evict(decision, key, info.uid if info else None)
-            elif isinstance(decision, EvictionRefused):
-                self.drainer.refused(decision, self.pods.key_of.get(decision.pod))
-            elif isinstance(decision, GangPlaced | GangWaiting):
-                self._gang_event(decision)
-            elif isinstance(decision, Notice):
-                notices.append(decision)
-        self.announcer.announce(notices)
-
-    def _gang_event(self, decision: GangPlaced | GangWaiting) -> None:
-        record = self.book.records.get(decision.job)
-        if record is None or record.info is None:
-            return
-        info = record.info
-        ref = {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"name": info.name, "namespace": info.namespace, "uid": info.uid},
-        }
-        self.event(ref, *gang_event(decision, self.names, self.engine.jobs[decision.job]))
-
-    def _started(self, decision: PodStarted) -> None:
-        record = self.book.records.get(decision.job)
-        if record is None:
-            return
-        key = self.pods.key_of.get(decision.pod)
-        if key is None and record.info is not None and record.info.managed:
-            name = self.managed.create(decision, record, bool(self.nodes.registered[decision.sat]))
-            key = (record.info.namespace, name)
-            self.pods.register(decision.pod, key)
-        if key is None:
-            return
-        node = self.names[decision.sat]
-        self.book.started(decision)
-        ref = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": key[1], "namespace": key[0]}}
-        spec = self.engine.jobs[decision.job]
-        if decision.resuming_from > 0:
-            self.event(
-                ref,
-                "Normal",
-                "Resuming",
-                f"restoring the checkpoint at {decision.resuming_from:.0f} of "
-                f"{spec.work_gpu_seconds:.0f} GPU-s on {node}",
-            )
-        elif math.isfinite(spec.work_gpu_seconds):
-            self.event(
-                ref,
-                "Normal",
-                "Started",
-                f"running on {node}: {spec.work_gpu_seconds:.0f} GPU-s of work, checkpoint "
-                f"every {spec.checkpoint_interval_seconds:.0f} s",
-            )
-
     # -- metrics and durable state ----------------------------------------------------
 
     def _snapshot(self, pods_index: Any) -> None:
@@ -579,12 +503,6 @@ class FleetRuntime:
             snapshots[f"{self.namespace}/{self.name}"] = self.engine.snapshot(
                 self.column, self.clock.at(self.engine.now), phases
             )
-
-    def durable_state(self) -> dict[str, Any]:
-        """The engine's state and the clock's anchor: what a restart continues from."""
-        state = to_state(self.engine)
-        state["clockStart"] = iso_z(self.spec.clock.start_utc)
-        return state
 
     def status_body(self) -> dict[str, Any]:
         ready = int((self.nodes.registered & self.engine.ready).sum())
@@ -622,52 +540,8 @@ class FleetRuntime:
                 "NodesReady",
                 f"all {self.n} satellite nodes are registered and Ready",
             )
-        self.book.write_changed(self._pod_names(), time.monotonic(), final=final)
-        in_flight = self.persisting is not None and not self.persisting.done()
-        if not final:
-            if not in_flight:
-                self.persisting = asyncio.create_task(
-                    self._write_state(self.durable_state(), status, final=False),
-                    name=f"kubesat-persist-{self.namespace}/{self.name}",
-                )
-            return
-        if in_flight:
-            assert self.persisting is not None
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await self.persisting
-        await self._write_state(self.durable_state(), status, final=True)
-
-    async def _write_state(
-        self, state: dict[str, Any], status: dict[str, Any], final: bool
-    ) -> None:
-        try:
-            ref = await self.store.save(state)
-            # merge patch: the reference replaces a state an older version kept inline
-            body = {"status": {**status, "stateRef": ref.as_status(), "state": None}}
-
-            def call() -> Any:
-                return self.api.custom.patch_namespaced_custom_object_status(
-                    GROUP, VERSION, self.namespace, "constellations", self.name, body
-                )
-
-            await self.api.call("patch", "constellations/status", call)
-            self.store.referenced(ref)
-        except Exception as error:
-            if status_of(error) == NOT_FOUND:
-                return  # the Constellation is being deleted
-            if final:
-                raise
-            logger.warning(
-                "persisting the state of %s/%s failed: %s", self.namespace, self.name, error
-            )
-
-    async def _load_state(self, status: dict[str, Any]) -> dict[str, Any]:
-        """The state the status refers to; none (a fresh start) when it cannot be read."""
-        try:
-            return await self.store.load(status)
-        except StateUnreadableError as error:
-            self.event(self.body, "Warning", "StateLost", f"{error}: the timeline starts over")
-            return {}
+        self.book.write_changed(self.pod_names(), time.monotonic(), final=final)
+        await self.persistence.save(status, final)
 
     async def stop(self) -> None:
         self.stopping = True

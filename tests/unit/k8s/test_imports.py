@@ -166,7 +166,10 @@ def test_the_cycle_finder_reports_a_cycle():
 
 def test_no_module_is_part_of_an_import_cycle():
     graph = import_graph()
-    cycles = [" -> ".join(one_cycle(graph, c)) for c in strongly_connected(graph)]
+    cycles = [
+        f"{' -> '.join(one_cycle(graph, c))}  ({len(c)} modules tied: {', '.join(c)})"
+        for c in strongly_connected(graph)
+    ]
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
 
 
