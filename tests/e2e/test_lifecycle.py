@@ -23,6 +23,7 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes import config
 
+from kubesat.k8s.jobs import NEVER_FITS_REASON
 from kubesat.k8s.state_store import read_state
 from kubesat.spec import JOB_CONTROLLER_NAME
 from tests.e2e.conftest import GROUP, VERSION, Cluster, constellation, gpu_job, wait_for
@@ -271,3 +272,25 @@ def test_stray_pod_of_a_managed_job_is_deleted_and_the_unit_runs_once(
     maps = [cluster.core.read_namespaced_config_map(n, namespace) for n in ref["configMaps"]]
     assert all(m.metadata.owner_references[0].kind == "Constellation" for m in maps)
     assert read_state(cluster.core, namespace, status)["step"] == ref["step"]
+
+
+def test_a_managed_job_that_can_never_fit_gets_a_warning_and_the_others_run(
+    admin: Any, namespace: str, start_operator: Any
+) -> None:
+    """A Job whose pods need more GPUs than a satellite has: a `NeverFits` Warning Event
+    on it, in the simulator's words, and the Job beside it completes as usual."""
+    cluster = Cluster(admin, namespace)
+    start_operator(namespace)
+    cluster.create(
+        constellation("tight", planes=1, per_plane=2, battery_wh=4000.0, speedup=60.0, step=10.0)
+    )
+    wait_for("2 nodes", lambda: len(cluster.nodes("tight")) == 2, timeout=60)
+    for name, gpus in (("huge", 16), ("fits", 2)):
+        job = gpu_job(name, gpus=gpus, work=gpus * 900.0, interval=300, write=10)
+        job["spec"]["managedBy"] = JOB_CONTROLLER_NAME
+        cluster.create(job)
+    (event,) = wait_for("NeverFits", lambda: cluster.events("huge", NEVER_FITS_REASON), timeout=60)
+    assert event.type == "Warning"
+    assert event.message == "can never run: pods need 16 nvidia.com/gpu; a satellite has 4"
+    wait_for("Job fits Complete", lambda: cluster.job_complete("fits"), timeout=120)
+    assert cluster.pods("huge") == []

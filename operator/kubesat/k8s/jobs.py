@@ -25,6 +25,7 @@ from kubesat.core.workloads import JobSpec
 from kubesat.engine.events import PodEnded, PodStarted
 from kubesat.engine.fleet import FleetEngine
 from kubesat.k8s.api import NORMAL, Api, status_of
+from kubesat.k8s.fleet_refs import EventFunc
 from kubesat.k8s.objects import PROGRESS_ANNOTATION, JobInfo, PodInfo
 
 HISTORY_LIMIT: Final = 20  # pod stories kept per Job
@@ -33,6 +34,7 @@ BUILTIN_WRITE_SECONDS: Final = 30.0  # ... and Jobs of Kubernetes' Job controlle
 POD_JOB_PREFIX: Final = "pod"  # engine keys of pods without a Job: pod/<namespace>/<name>
 DEFAULT_INTERVAL_SECONDS: Final = 1800.0
 DEFAULT_WRITE_SECONDS: Final = 30.0
+NEVER_FITS_REASON: Final = "NeverFits"  # the Warning Event on a Job whose pods can never run
 
 
 @dataclass
@@ -74,10 +76,17 @@ def bare_pod_spec(pod: PodInfo) -> JobSpec:
 class JobBook:
     """The Jobs of one constellation's engine, their pods' stories and their annotations."""
 
-    def __init__(self, engine: FleetEngine, api: Api, wall_text: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        engine: FleetEngine,
+        api: Api,
+        wall_text: Callable[[], str],
+        event: EventFunc | None = None,
+    ) -> None:
         self.engine = engine
         self.api = api
         self.wall_text = wall_text
+        self.event = event  # Events on Jobs (a Job that can never run)
         self.records: dict[int, JobRecord] = {}
         self.by_key: dict[tuple[str, str], int] = {}
 
@@ -98,6 +107,14 @@ class JobBook:
             return None
         spec = JobSpec(**{**info.spec.__dict__, "namespace": info.namespace})
         index = self.engine.add_job(spec, key=f"{info.namespace}/{info.name}/{info.uid}")
+        never = self.engine.job_never_fits[index]
+        if never is not None and self.event is not None:
+            reference = {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": info.name, "namespace": info.namespace, "uid": info.uid},
+            }
+            self.event(reference, "Warning", NEVER_FITS_REASON, f"can never run: {never}")
         record = JobRecord(index, info)
         record.written = info.progress
         self._load_history(record, info)

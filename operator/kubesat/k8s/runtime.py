@@ -147,7 +147,7 @@ class FleetRuntime:
     def _wire(self) -> None:
         """The writers over the engine, each given only what it reads and writes."""
         engine, api, names, event = self.engine, self.api, self.names, self.event
-        self.book = JobBook(engine, api, self._wall_text)
+        self.book = JobBook(engine, api, self._wall_text, event)
         self.intake = JobIntake(
             JobIntakeConfig(
                 self.namespace,
