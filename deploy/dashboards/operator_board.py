@@ -5,12 +5,21 @@
 
 from __future__ import annotations
 
-from deploy.dashboards.panels import board, query, stat_panel, steps, timeseries_panel
+from deploy.dashboards.panels import (
+    band,
+    board,
+    increase,
+    query,
+    rate,
+    stat_panel,
+    steps,
+    timeseries_panel,
+)
 from grafana_foundation_sdk.models import common as c
 from grafana_foundation_sdk.models import dashboard as d
 
-RECONCILE = "rate(kubesat_reconcile_duration_seconds_bucket[$__rate_interval])"
-SCHEDULING = "rate(kubesat_scheduling_duration_seconds_bucket[$__rate_interval])"
+RECONCILE = rate("kubesat_reconcile_duration_seconds_bucket")
+SCHEDULING = rate("kubesat_scheduling_duration_seconds_bucket")
 
 
 def build() -> d.Dashboard:
@@ -21,79 +30,81 @@ def build() -> d.Dashboard:
         " Kubernetes API errors.",
         [],
         [
-            stat_panel(
-                "kubesat targets up",
-                (0, 0, 6, 4),
-                query('sum by (job) (up{job=~".*kubesat.*"})', "{{job}}", instant=True),
-                colors=steps("red", 1, "green"),
-            ),
-            stat_panel(
-                "Version",
-                (6, 0, 6, 4),
-                query("count by (version) (kubesat_build_info)", "{{version}}", instant=True),
-                colors=steps("text"),
-                text=c.BigValueTextMode.NAME,
-            ),
-            stat_panel(
-                "Scheduling decisions",
-                (12, 0, 6, 4),
-                query(
-                    "sum by (result) (increase("
-                    "kubesat_scheduling_duration_seconds_count[$__rate_interval]))",
-                    "{{result}}",
-                    instant=True,
+            band(
+                0,
+                4,
+                stat_panel(
+                    "kubesat targets up",
+                    query('sum by (job) (up{job=~".*kubesat.*"})', "{{job}}", instant=True),
+                    colors=steps("red", 1, "green"),
                 ),
-                colors=steps("blue"),
-                text=c.BigValueTextMode.VALUE_AND_NAME,
-            ),
-            stat_panel(
-                "API errors",
-                (18, 0, 6, 4),
-                query("sum(kubesat_api_errors_total)", "errors", instant=True),
-                colors=steps("green", 1, "orange"),
-                about="Failed Kubernetes API calls since start.",
-            ),
-            timeseries_panel(
-                "Reconcile latency (p50, p95)",
-                (0, 4, 12, 8),
-                query(
-                    f"histogram_quantile(0.95, sum by (le, handler) ({RECONCILE}))",
-                    "p95 {{handler}}",
+                stat_panel(
+                    "Version",
+                    query("count by (version) (kubesat_build_info)", "{{version}}", instant=True),
+                    colors=steps("text"),
+                    text=c.BigValueTextMode.NAME,
                 ),
-                query(
-                    f"histogram_quantile(0.5, sum by (le, handler) ({RECONCILE}))",
-                    "p50 {{handler}}",
+                stat_panel(
+                    "Scheduling decisions",
+                    query(
+                        "sum by (result) "
+                        f"({increase('kubesat_scheduling_duration_seconds_count')})",
+                        "{{result}}",
+                        instant=True,
+                    ),
+                    colors=steps("blue"),
+                    text=c.BigValueTextMode.VALUE_AND_NAME,
                 ),
-                unit="s",
+                stat_panel(
+                    "API errors",
+                    query("sum(kubesat_api_errors_total)", "errors", instant=True),
+                    colors=steps("green", 1, "orange"),
+                    about="Failed Kubernetes API calls since start.",
+                ),
             ),
-            timeseries_panel(
-                "Reconciles per second",
-                (12, 4, 12, 8),
-                query(
-                    "sum by (handler) "
-                    "(rate(kubesat_reconcile_duration_seconds_count[$__rate_interval]))",
-                    "{{handler}}",
+            band(
+                4,
+                8,
+                timeseries_panel(
+                    "Reconcile latency (p50, p95)",
+                    *(
+                        query(
+                            f"histogram_quantile({p / 100:g}, sum by (le, handler) ({RECONCILE}))",
+                            f"p{p} {{{{handler}}}}",
+                        )
+                        for p in (95, 50)
+                    ),
+                    unit="s",
                 ),
-                unit="ops",
+                timeseries_panel(
+                    "Reconciles per second",
+                    query(
+                        f"sum by (handler) ({rate('kubesat_reconcile_duration_seconds_count')})",
+                        "{{handler}}",
+                    ),
+                    unit="ops",
+                ),
             ),
-            timeseries_panel(
-                "Scheduling latency (p95)",
-                (0, 12, 12, 8),
-                query(
-                    f"histogram_quantile(0.95, sum by (le, result) ({SCHEDULING}))", "{{result}}"
+            band(
+                12,
+                8,
+                timeseries_panel(
+                    "Scheduling latency (p95)",
+                    query(
+                        f"histogram_quantile(0.95, sum by (le, result) ({SCHEDULING}))",
+                        "{{result}}",
+                    ),
+                    unit="s",
                 ),
-                unit="s",
-            ),
-            timeseries_panel(
-                "Kubernetes API errors",
-                (12, 12, 12, 8),
-                query(
-                    "sum by (verb, resource, code) "
-                    "(rate(kubesat_api_errors_total[$__rate_interval]))",
-                    "{{verb}} {{resource}} {{code}}",
+                timeseries_panel(
+                    "Kubernetes API errors",
+                    query(
+                        f"sum by (verb, resource, code) ({rate('kubesat_api_errors_total')})",
+                        "{{verb}} {{resource}} {{code}}",
+                    ),
+                    unit="reqps",
+                    bars=True,
                 ),
-                unit="reqps",
-                bars=True,
             ),
         ],
     )

@@ -4,39 +4,30 @@ from __future__ import annotations
 
 from deploy.dashboards.panels import (
     FLEET,
+    GOODPUT,
     POWER_STATES,
+    band,
     board,
     constellation,
     geomap_panel,
     goodput_stat,
+    gpus_panel,
     map_layer,
     merge_and_rename,
+    pending_pods,
+    per_constellation,
     placed,
     power_state,
     query,
     stat_panel,
     steps,
+    table_rows,
     timeseries_panel,
     value_map,
 )
-from grafana_foundation_sdk.builders import common, dashboard, geomap, prometheus, table
+from grafana_foundation_sdk.builders import common, dashboard, geomap, table
 from grafana_foundation_sdk.models import common as c
 from grafana_foundation_sdk.models import dashboard as d
-
-BY_SATELLITE = "by (constellation, plane, satellite)"
-
-
-def per_satellite(expr: str, anomaly: float | None = None, how: str = "max") -> str:
-    """One row per satellite; with `anomaly`, one more row for the South Atlantic Anomaly."""
-    row = f"{how} {BY_SATELLITE} ({expr})"
-    if anomaly is None:
-        return row
-    marker = f'label_replace(vector({anomaly:g}), "satellite", "South Atlantic Anomaly", "", "")'
-    return f"{row} or {marker}"
-
-
-def table_query(expr: str, anomaly: float | None = None, how: str = "max") -> prometheus.Dataquery:
-    return query(per_satellite(expr, anomaly, how), instant=True, table=True)
 
 
 def satellite_map() -> geomap.Panel:
@@ -63,23 +54,18 @@ def satellite_map() -> geomap.Panel:
             },
         },
     )
-    columns = ["latitude", "longitude", "power", "size", "battery"]
     return (
         geomap_panel(
             "Satellites by power state",
-            (0, 4, 16, 14),
             [
-                table_query(f"kubesat_satellite_latitude_degrees{FLEET}", -27),
-                table_query(f"kubesat_satellite_longitude_degrees{FLEET}", -45),
-                table_query(power_state(FLEET), 3),
-                table_query(f"kubesat_gpus{FLEET} * 0 + 1", 12),
-                table_query(f"kubesat_battery_charge_ratio{FLEET}"),
+                table_rows(f"kubesat_satellite_latitude_degrees{FLEET}", anomaly=-27),
+                table_rows(f"kubesat_satellite_longitude_degrees{FLEET}", anomaly=-45),
+                table_rows(power_state(FLEET), anomaly=3),
+                table_rows(f"kubesat_gpus{FLEET} * 0 + 1", anomaly=12),
+                table_rows(f"kubesat_battery_charge_ratio{FLEET}"),
             ],
             markers,
-            merge_and_rename(
-                {f"Value #{ref}": name for ref, name in zip("ABCDE", columns, strict=True)},
-                drop_time=True,
-            ),
+            merge_and_rename(["latitude", "longitude", "power", "size", "battery"], drop_time=True),
             about="Each satellite at its sub-satellite point: yellow sunlit, blue in eclipse on"
             " battery, red off (battery at its floor, or a latch-up power cycle). The large"
             " purple disc marks the South Atlantic Anomaly (AP8, 500-600 km), where most upsets"
@@ -94,7 +80,6 @@ def satellite_map() -> geomap.Panel:
 
 def satellite_table() -> table.Panel:
     """One row per satellite, its columns named by the organize transformation."""
-    columns = ["battery", "power", "GPUs busy", "ground link", "next eclipse in", "upsets"]
     color_text = d.DynamicConfigValue(
         id_val="custom.cellOptions", value=c.TableColorTextCellOptions()
     )
@@ -102,20 +87,19 @@ def satellite_table() -> table.Panel:
         placed(
             table.Panel(),
             "Satellites",
-            (0, 18, 24, 10),
             [
-                table_query(f"kubesat_battery_charge_ratio{FLEET}"),
-                table_query(power_state(FLEET)),
-                table_query(f"kubesat_gpus_busy{FLEET}"),
-                table_query(f"kubesat_ground_link_up{FLEET}"),
-                table_query(f"kubesat_next_eclipse_seconds{FLEET}"),
-                table_query(f"kubesat_radiation_upsets_total{FLEET}", how="sum"),
+                table_rows(f"kubesat_battery_charge_ratio{FLEET}"),
+                table_rows(power_state(FLEET)),
+                table_rows(f"kubesat_gpus_busy{FLEET}"),
+                table_rows(f"kubesat_ground_link_up{FLEET}"),
+                table_rows(f"kubesat_next_eclipse_seconds{FLEET}"),
+                table_rows(f"kubesat_radiation_upsets_total{FLEET}", "sum"),
             ],
             "One row per satellite, as it is now.",
         )
         .transformations(
             merge_and_rename(
-                {f"Value #{ref}": name for ref, name in zip("ABCDEF", columns, strict=True)},
+                ["battery", "power", "GPUs busy", "ground link", "next eclipse in", "upsets"],
                 drop_time=True,
             )
         )
@@ -162,98 +146,84 @@ def build() -> d.Dashboard:
         " what sunlight allows the fleet turns into useful GPU work.",
         [constellation()],
         [
-            goodput_stat(
-                "Goodput",
-                (0, 0, 4, 4),
-                query(f"kubesat_goodput_ratio{FLEET}", "{{constellation}}", instant=True),
-                about="Useful GPU-seconds completed over the GPU-seconds sunlight and batteries"
-                " could have powered, since the start.",
-            ),
-            stat_panel(
-                "GPUs busy",
-                (4, 0, 4, 4),
-                query(f"sum(kubesat_gpus_busy{FLEET})", "busy", instant=True),
-                query(f"sum(kubesat_gpus{FLEET})", "on board", instant=True),
-                colors=steps("green"),
-                about="GPUs running pods, and GPUs on board.",
-            ),
-            stat_panel(
-                "Sunlit satellites",
-                (8, 0, 4, 4),
-                query(f"sum(kubesat_satellite_sunlit{FLEET})", "sunlit", instant=True),
-                query(f"count(kubesat_satellite_sunlit{FLEET})", "satellites", instant=True),
-                colors=steps("yellow"),
-            ),
-            stat_panel(
-                "Ground link up",
-                (12, 0, 4, 4),
-                query(f"sum(kubesat_ground_link_up{FLEET})", "in contact", instant=True),
-                colors=steps("blue"),
-                about="Satellites a ground station sees now.",
-            ),
-            stat_panel(
-                "Pending pods",
-                (16, 0, 4, 4),
-                query(
-                    'sum(kubesat_pods{constellation=~"$constellation", phase="Pending"})',
-                    "pending",
-                    instant=True,
+            band(
+                0,
+                4,
+                goodput_stat(
+                    "Goodput",
+                    query(GOODPUT, "{{constellation}}", instant=True),
+                    about="Useful GPU-seconds completed over the GPU-seconds sunlight and"
+                    " batteries could have powered, since the start.",
                 ),
-                colors=steps("green", 1, "orange"),
-            ),
-            stat_panel(
-                "Simulated time",
-                (20, 0, 4, 4),
-                query(f"max(kubesat_simulated_time_seconds{FLEET}) * 1000", "now", instant=True),
-                colors=steps("text"),
-                unit="dateTimeAsIsoNoDateIfToday",
-                about="The simulated clock (UTC); it runs spec.clock.speedup times wall time.",
-            ),
-            satellite_map(),
-            stat_panel(
-                "Radiation upsets by kind",
-                (16, 4, 8, 5),
-                query(
-                    f"sum by (kind) (kubesat_radiation_upsets_total{FLEET})",
-                    "{{kind}}",
-                    instant=True,
+                stat_panel(
+                    "GPUs busy",
+                    query(f"sum(kubesat_gpus_busy{FLEET})", "busy", instant=True),
+                    query(f"sum(kubesat_gpus{FLEET})", "on board", instant=True),
+                    colors=steps("green"),
+                    about="GPUs running pods, and GPUs on board.",
                 ),
-                colors=steps("purple"),
-                text=c.BigValueTextMode.VALUE_AND_NAME,
-                about="Upsets since the start. SEFIs kill the pod on the GPU hit; latch-ups"
-                " power-cycle the satellite.",
+                stat_panel(
+                    "Sunlit satellites",
+                    query(f"sum(kubesat_satellite_sunlit{FLEET})", "sunlit", instant=True),
+                    query(f"count(kubesat_satellite_sunlit{FLEET})", "satellites", instant=True),
+                    colors=steps("yellow"),
+                ),
+                stat_panel(
+                    "Ground link up",
+                    query(f"sum(kubesat_ground_link_up{FLEET})", "in contact", instant=True),
+                    colors=steps("blue"),
+                    about="Satellites a ground station sees now.",
+                ),
+                pending_pods(),
+                stat_panel(
+                    "Simulated time",
+                    query(
+                        f"max(kubesat_simulated_time_seconds{FLEET}) * 1000", "now", instant=True
+                    ),
+                    colors=steps("text"),
+                    unit="dateTimeAsIsoNoDateIfToday",
+                    about="The simulated clock (UTC); it runs spec.clock.speedup times wall time.",
+                ),
             ),
-            timeseries_panel(
-                "Fleet power",
-                (16, 9, 8, 9),
-                query(
-                    f"sum by (constellation) (kubesat_solar_power_watts{FLEET})",
-                    "solar {{constellation}}",
+            band(4, 14, satellite_map(), widths=[16]),
+            band(
+                4,
+                5,
+                stat_panel(
+                    "Radiation upsets by kind",
+                    query(
+                        f"sum by (kind) (kubesat_radiation_upsets_total{FLEET})",
+                        "{{kind}}",
+                        instant=True,
+                    ),
+                    colors=steps("purple"),
+                    text=c.BigValueTextMode.VALUE_AND_NAME,
+                    about="Upsets since the start. SEFIs kill the pod on the GPU hit; latch-ups"
+                    " power-cycle the satellite.",
                 ),
-                query(
-                    f"sum by (constellation) (kubesat_load_power_watts{FLEET})",
-                    "load {{constellation}}",
-                ),
-                unit="watt",
+                x=16,
             ),
-            satellite_table(),
-            timeseries_panel(
-                "Goodput over time",
-                (0, 28, 12, 8),
-                query(f"kubesat_goodput_ratio{FLEET}", "since start {{constellation}}"),
-                unit="percentunit",
+            band(
+                9,
+                9,
+                timeseries_panel(
+                    "Fleet power",
+                    per_constellation(f"kubesat_solar_power_watts{FLEET}", "solar"),
+                    per_constellation(f"kubesat_load_power_watts{FLEET}", "load"),
+                    unit="watt",
+                ),
+                x=16,
             ),
-            timeseries_panel(
-                "GPUs",
-                (12, 28, 12, 8),
-                query(
-                    f"sum by (constellation) (kubesat_gpus_busy{FLEET})", "busy {{constellation}}"
+            band(18, 10, satellite_table()),
+            band(
+                28,
+                8,
+                timeseries_panel(
+                    "Goodput over time",
+                    query(GOODPUT, "since start {{constellation}}"),
+                    unit="percentunit",
                 ),
-                query(
-                    f"sum by (constellation) (kubesat_gpus{FLEET} * kubesat_power_available{FLEET}"
-                    f" * kubesat_node_ready{FLEET})",
-                    "powered and ready {{constellation}}",
-                ),
+                gpus_panel(),
             ),
         ],
     )

@@ -1,14 +1,16 @@
 """The panel patterns the kubesat dashboards share, built with grafana-foundation-sdk.
 
 Every panel queries Prometheus through the `${datasource}` variable; its queries get the
-refIds A, B, C... in order, and the dashboard numbers its panels 1, 2, 3... in order. A
-position is (x, y, w, h) on Grafana's 24-column grid.
+refIds A, B, C... in order, and the dashboard numbers its panels 1, 2, 3... in order. The
+panels are built without a position: `band` lays them out side by side on Grafana's
+24-column grid, a band at a time.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from itertools import accumulate, chain
 from string import ascii_uppercase
 from typing import Any
 
@@ -47,8 +49,11 @@ POWER_STATES = {
 FLEET = '{constellation=~"$constellation"}'
 SATS = '{constellation=~"$constellation", satellite=~"$satellite"}'
 
-Position = tuple[int, int, int, int]
+# Useful GPU-seconds over what sunlight and batteries allowed, since the start.
+GOODPUT = f"kubesat_goodput_ratio{FLEET}"
+
 Panel = Builder[d.Panel]
+GRID_WIDTH = 24
 
 
 def power_state(selector: str) -> str:
@@ -57,6 +62,16 @@ def power_state(selector: str) -> str:
         f"(kubesat_satellite_sunlit{selector} + 1) * kubesat_power_available{selector}"
         f" * kubesat_node_ready{selector}"
     )
+
+
+def rate(counter: str) -> str:
+    """PromQL of a counter's per-second rate over the panel's interval."""
+    return f"rate({counter}[$__rate_interval])"
+
+
+def increase(counter: str) -> str:
+    """PromQL of how much a counter grew over the panel's interval."""
+    return f"increase({counter}[$__rate_interval])"
 
 
 def query(
@@ -73,6 +88,37 @@ def query(
     if table:
         built = built.format(p.PromQueryFormat.TABLE)
     return built.instant() if instant else built.range()
+
+
+def per_constellation(expr: str, legend: str = "", *, then: str = "") -> prometheus.Dataquery:
+    """`expr` summed over each constellation (followed by `then`, such as " / 3600"), a
+    series a constellation named "<legend> <constellation>"."""
+    named = f"{legend} {{{{constellation}}}}".lstrip()
+    return query(f"sum by (constellation) ({expr}){then}", named)
+
+
+def per_satellite(expr: str, how: str = "max", *, instant: bool = False) -> prometheus.Dataquery:
+    """`expr` reduced by `how` to one series a satellite, named after it."""
+    return query(f"{how} by (satellite) ({expr})", "{{satellite}}", instant=instant)
+
+
+def increase_by(label: str, counter: str) -> prometheus.Dataquery:
+    """How much a counter grew over each interval, one series a value of `label`."""
+    return query(f"sum by ({label}) ({increase(counter)})", f"{{{{{label}}}}}")
+
+
+def table_rows(
+    expr: str, how: str = "max", *, anomaly: float | None = None, instant: bool = True
+) -> prometheus.Dataquery:
+    """A table query of one row a satellite; with `anomaly`, one more row, the value
+    `anomaly` for the South Atlantic Anomaly (the map's marker)."""
+    expr = f"{how} by (constellation, plane, satellite) ({expr})"
+    if anomaly is not None:
+        marker = (
+            f'label_replace(vector({anomaly:g}), "satellite", "South Atlantic Anomaly", "", "")'
+        )
+        expr = f"{expr} or {marker}"
+    return query(expr, instant=instant, table=True)
 
 
 def steps(base: str, *then: float | str) -> dashboard.ThresholdsConfig:
@@ -92,19 +138,24 @@ def value_map(states: Mapping[int, tuple[str, str]]) -> d.ValueMap:
     )
 
 
-def placed(
-    panel: Any, title: str, at: Position, targets: Sequence[prometheus.Dataquery], about: str
-) -> Any:
-    """`panel` with its title, description, queries (refIds A, B...) and position."""
-    x, y, w, h = at
+def placed(panel: Any, title: str, targets: Sequence[prometheus.Dataquery], about: str) -> Any:
+    """`panel` with its title, description and queries (refIds A, B...)."""
     for ref, target in zip(ascii_uppercase, targets, strict=False):
         panel = panel.with_target(target.ref_id(ref))
-    return (
-        panel.title(title)
-        .description(about)
-        .datasource(DATASOURCE)
-        .grid_pos(d.GridPos(x=x, y=y, w=w, h=h))
-    )
+    return panel.title(title).description(about).datasource(DATASOURCE)
+
+
+def band(
+    y: int, h: int, *panels: Any, widths: Sequence[int] = (), x: int = 0
+) -> list[Panel | dashboard.Row]:
+    """`panels` side by side, `h` rows high from row `y`, from column `x` on: as wide as
+    `widths` says, else sharing the rest of the grid's width alike."""
+    widths = widths or [(GRID_WIDTH - x) // len(panels)] * len(panels)
+    lefts = accumulate(widths[:-1], initial=x)
+    return [
+        panel.grid_pos(d.GridPos(x=left, y=y, w=w, h=h))
+        for panel, left, w in zip(panels, lefts, widths, strict=True)
+    ]
 
 
 def _reduce_last() -> common.ReduceDataOptions:
@@ -113,7 +164,6 @@ def _reduce_last() -> common.ReduceDataOptions:
 
 def stat_panel(
     title: str,
-    at: Position,
     *targets: prometheus.Dataquery,
     colors: dashboard.ThresholdsConfig,
     unit: str = "none",
@@ -123,7 +173,7 @@ def stat_panel(
 ) -> stat.Panel:
     """A big number: the last value of each query, coloured by `colors`."""
     panel = (
-        placed(stat.Panel(), title, at, targets, about)
+        placed(stat.Panel(), title, targets, about)
         .unit(unit)
         .color_scheme(dashboard.FieldColor().mode(d.FieldColorModeId.THRESHOLDS))
         .thresholds(colors)
@@ -140,17 +190,21 @@ def stat_panel(
     return panel if decimals is None else panel.decimals(decimals)
 
 
-def goodput_stat(
-    title: str, at: Position, target: prometheus.Dataquery, about: str = ""
-) -> stat.Panel:
+def goodput_stat(title: str, target: prometheus.Dataquery, about: str = "") -> stat.Panel:
     """Goodput as a percentage: red below 50 %, orange below 80 %, else green."""
     colors = steps("red", 0.5, "orange", 0.8, "green")
-    return stat_panel(title, at, target, colors=colors, unit="percentunit", decimals=1, about=about)
+    return stat_panel(title, target, colors=colors, unit="percentunit", decimals=1, about=about)
+
+
+def pending_pods() -> stat.Panel:
+    """GPU pods no satellite has taken yet: green at none, orange from one."""
+    pending = 'sum(kubesat_pods{constellation=~"$constellation", phase="Pending"})'
+    colors = steps("green", 1, "orange")
+    return stat_panel("Pending pods", query(pending, "pending", instant=True), colors=colors)
 
 
 def timeseries_panel(
     title: str,
-    at: Position,
     *targets: prometheus.Dataquery,
     unit: str = "none",
     about: str = "",
@@ -172,7 +226,7 @@ def timeseries_panel(
         legend = legend.placement(c.LegendPlacement.BOTTOM).calcs([])
     stacking = c.StackingMode.NORMAL if bars or stacked else c.StackingMode.NONE
     panel = (
-        placed(timeseries.Panel(), title, at, targets, about)
+        placed(timeseries.Panel(), title, targets, about)
         .unit(unit)
         .color_scheme(dashboard.FieldColor().mode(d.FieldColorModeId.PALETTE_CLASSIC))
         .draw_style(c.GraphDrawStyle.BARS if bars else c.GraphDrawStyle.LINE)
@@ -194,16 +248,28 @@ def timeseries_panel(
     return panel if ceiling is None else panel.max(ceiling)
 
 
+def gpus_panel(*, on_board: bool = False) -> timeseries.Panel:
+    """GPUs running pods and GPUs powered and ready (and, if `on_board`, all the GPUs), a
+    series a constellation."""
+    powered = f"kubesat_gpus{FLEET} * kubesat_power_available{FLEET} * kubesat_node_ready{FLEET}"
+    targets = [
+        per_constellation(f"kubesat_gpus_busy{FLEET}", "busy"),
+        per_constellation(powered, "powered and ready"),
+    ]
+    if on_board:
+        targets.append(per_constellation(f"kubesat_gpus{FLEET}", "on board"))
+    return timeseries_panel("GPUs", *targets)
+
+
 def state_timeline(
     title: str,
-    at: Position,
     target: prometheus.Dataquery,
     states: Mapping[int, tuple[str, str]],
     about: str = "",
 ) -> statetimeline.Panel:
     """One band per series, coloured by the state its value maps to."""
     return (
-        placed(statetimeline.Panel(), title, at, [target], about)
+        placed(statetimeline.Panel(), title, [target], about)
         .color_scheme(dashboard.FieldColor().mode(d.FieldColorModeId.THRESHOLDS))
         .thresholds(steps("text"))
         .mappings([value_map(states)])
@@ -227,7 +293,6 @@ def state_timeline(
 
 def bar_gauge(
     title: str,
-    at: Position,
     target: prometheus.Dataquery,
     *,
     display: c.BarGaugeDisplayMode,
@@ -237,7 +302,7 @@ def bar_gauge(
     about: str = "",
 ) -> bargauge.Panel:
     """One horizontal bar per series, at its last value."""
-    panel = placed(bargauge.Panel(), title, at, [target], about)
+    panel = placed(bargauge.Panel(), title, [target], about)
     if unit is not None:
         panel = panel.unit(unit)
     return (
@@ -254,10 +319,10 @@ def bar_gauge(
     )
 
 
-def merge_and_rename(
-    renames: Mapping[str, str], *, drop_time: bool
-) -> list[d.DataTransformerConfig]:
-    """Join table queries into one frame per satellite; "Value #A" becomes a column name."""
+def merge_and_rename(columns: Sequence[str], *, drop_time: bool) -> list[d.DataTransformerConfig]:
+    """Join table queries into one frame per satellite, the value of query A in a column
+    named columns[0], of B in columns[1], and so on."""
+    renames = {f"Value #{ref}": name for ref, name in zip(ascii_uppercase, columns, strict=False)}
     return [
         d.DataTransformerConfig(id_val="merge", options={}),
         d.DataTransformerConfig(
@@ -265,7 +330,7 @@ def merge_and_rename(
             options={
                 "excludeByName": {"Time": True} if drop_time else {},
                 "indexByName": {},
-                "renameByName": dict(renames),
+                "renameByName": renames,
             },
         ),
     ]
@@ -290,7 +355,6 @@ def map_layer(kind: str, name: str, config: Mapping[str, Any]) -> common.MapLaye
 
 def geomap_panel(
     title: str,
-    at: Position,
     targets: Sequence[prometheus.Dataquery],
     layer: common.MapLayerOptions,
     transformations: list[d.DataTransformerConfig],
@@ -298,7 +362,7 @@ def geomap_panel(
 ) -> geomap.Panel:
     """A world map with one data layer over the default basemap."""
     return (
-        placed(geomap.Panel(), title, at, targets, about)
+        placed(geomap.Panel(), title, targets, about)
         .basemap(common.MapLayerOptions().type("default").name("Basemap").config({}))
         .controls(
             geomap.ControlsOptions()
@@ -350,10 +414,11 @@ def board(
     title: str,
     about: str,
     variables: Sequence[dashboard.QueryVariable],
-    panels: Sequence[Panel | dashboard.Row],
+    bands: Sequence[Sequence[Panel | dashboard.Row]],
 ) -> d.Dashboard:
     """A kubesat dashboard: UTC, shared crosshair, refreshed every 10 s, linked to the
-    others by the kubesat tag, with a data source picker before `variables`."""
+    others by the kubesat tag, with a data source picker before `variables`; its panels
+    are those of `bands`, top to bottom."""
     built = (
         dashboard.Dashboard(title)
         .uid(uid)
@@ -399,7 +464,7 @@ def board(
     )
     for var in variables:
         built = built.with_variable(var)
-    for number, panel in enumerate(panels, start=1):
+    for number, panel in enumerate(chain.from_iterable(bands), start=1):
         if isinstance(panel, dashboard.Row):
             built = built.with_row(panel.id(number))
         else:

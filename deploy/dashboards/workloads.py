@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from deploy.dashboards.panels import (
     FLEET,
+    GOODPUT,
     Panel,
+    band,
     board,
     constellation,
     goodput_stat,
+    gpus_panel,
+    increase,
+    increase_by,
+    pending_pods,
+    per_constellation,
     query,
     stat_panel,
     steps,
@@ -31,68 +38,71 @@ def pods(phases: str) -> str:
     return f'sum by (phase) (kubesat_pods{{constellation=~"$constellation", phase=~"{phases}"}})'
 
 
-def training_jobs() -> list[Panel | dashboard.Row]:
+def training_jobs() -> list[list[Panel | dashboard.Row]]:
     """The Training jobs row: one share-of-time panel per Job, repeated by $job_name."""
     return [
-        dashboard.Row("Training jobs").collapsed(False).grid_pos(d.GridPos(x=0, y=37, w=24, h=1)),
-        timeseries_panel(
-            "Job progress",
-            (0, 38, 12, 8),
-            query(f"kubesat_job_progress_ratio{JOBS}", "{{job_name}}"),
-            unit="percentunit",
-            ceiling=1,
-            about="Useful work done over each Job's work.",
-        ),
-        timeseries_panel(
-            "GPU-hours used by Job",
-            (12, 38, 12, 8),
-            query(f"kubesat_job_gpu_seconds_total{JOBS} / 3600", "{{job_name}}"),
-            about="GPU-hours each Job's pods held: running, checkpointing, or waiting for the"
-            " rest of their gang.",
-        ),
-        timeseries_panel(
-            "Share of time by activity: $job_name",
-            (0, 46, 24, 8),
-            query(
-                f"sum by (activity) ({ACTIVITY}) / ignoring (activity) group_left () sum"
-                f" ({ACTIVITY})",
-                "{{activity}}",
+        band(37, 1, dashboard.Row("Training jobs").collapsed(False)),
+        band(
+            38,
+            8,
+            timeseries_panel(
+                "Job progress",
+                query(f"kubesat_job_progress_ratio{JOBS}", "{{job_name}}"),
+                unit="percentunit",
+                ceiling=1,
+                about="Useful work done over each Job's work.",
             ),
-            unit="percentunit",
-            stacked=True,
-            fill=60,
-            ceiling=1,
-            about="Where the Job's time went since it arrived: computing, exchanging gradients"
-            " over the laser links (gangs), checkpointing, waiting with no pod running. The"
-            " four add up to 100%.",
-        )
-        .repeat("job_name")
-        .repeat_direction("h")
-        .max_per_row(3),
-        timeseries_panel(
-            "Projected time to finish",
-            (0, 54, 8, 8),
-            query(f"kubesat_job_projected_finish_seconds{JOBS}", "{{job_name}}"),
-            unit="s",
-            about="Simulated seconds from each Job's arrival to its end: the actual time once it"
-            " ended, else projected at its average rate so far.",
-        ),
-        timeseries_panel(
-            "Gang training step",
-            (8, 54, 8, 8),
-            query(f"kubesat_job_step_seconds{JOBS}", "{{job_name}}"),
-            unit="s",
-            about="A running gang's training step: its compute plus the ring all-reduce of its"
-            " gradients over the laser links. No value while the gang does not run.",
-        ),
-        timeseries_panel(
-            "Inter-satellite links up",
-            (16, 54, 8, 8),
-            query(
-                f"sum by (constellation) (kubesat_inter_satellite_links_up{FLEET})",
-                "{{constellation}}",
+            timeseries_panel(
+                "GPU-hours used by Job",
+                query(f"kubesat_job_gpu_seconds_total{JOBS} / 3600", "{{job_name}}"),
+                about="GPU-hours each Job's pods held: running, checkpointing, or waiting for the"
+                " rest of their gang.",
             ),
-            about="Laser links between satellites that are up (with spec.links).",
+        ),
+        band(
+            46,
+            8,
+            timeseries_panel(
+                "Share of time by activity: $job_name",
+                query(
+                    f"sum by (activity) ({ACTIVITY}) / ignoring (activity) group_left () sum"
+                    f" ({ACTIVITY})",
+                    "{{activity}}",
+                ),
+                unit="percentunit",
+                stacked=True,
+                fill=60,
+                ceiling=1,
+                about="Where the Job's time went since it arrived: computing, exchanging"
+                " gradients over the laser links (gangs), checkpointing, waiting with no pod"
+                " running. The four add up to 100%.",
+            )
+            .repeat("job_name")
+            .repeat_direction("h")
+            .max_per_row(3),
+        ),
+        band(
+            54,
+            8,
+            timeseries_panel(
+                "Projected time to finish",
+                query(f"kubesat_job_projected_finish_seconds{JOBS}", "{{job_name}}"),
+                unit="s",
+                about="Simulated seconds from each Job's arrival to its end: the actual time"
+                " once it ended, else projected at its average rate so far.",
+            ),
+            timeseries_panel(
+                "Gang training step",
+                query(f"kubesat_job_step_seconds{JOBS}", "{{job_name}}"),
+                unit="s",
+                about="A running gang's training step: its compute plus the ring all-reduce of"
+                " its gradients over the laser links. No value while the gang does not run.",
+            ),
+            timeseries_panel(
+                "Inter-satellite links up",
+                per_constellation(f"kubesat_inter_satellite_links_up{FLEET}"),
+                about="Laser links between satellites that are up (with spec.links).",
+            ),
         ),
     ]
 
@@ -107,138 +117,110 @@ def build() -> d.Dashboard:
         " and links.",
         [constellation(), variable("job_name", "Job", job_selector)],
         [
-            goodput_stat(
-                "Goodput since start",
-                (0, 0, 4, 4),
-                query(f"kubesat_goodput_ratio{FLEET}", "{{constellation}}", instant=True),
-            ),
-            goodput_stat(
-                "Goodput, recent",
-                (4, 0, 4, 4),
-                query(RECENT_GOODPUT, "{{constellation}}", instant=True),
-                about="Completed over energy-bound GPU-seconds during the last interval.",
-            ),
-            stat_panel(
-                "Jobs completed",
-                (8, 0, 4, 4),
-                query(f"sum(kubesat_jobs_completed_total{FLEET})", "jobs", instant=True),
-                colors=steps("green"),
-            ),
-            stat_panel(
-                "Pending pods",
-                (12, 0, 4, 4),
-                query(
-                    'sum(kubesat_pods{constellation=~"$constellation", phase="Pending"})',
-                    "pending",
-                    instant=True,
+            band(
+                0,
+                4,
+                goodput_stat(
+                    "Goodput since start", query(GOODPUT, "{{constellation}}", instant=True)
                 ),
-                colors=steps("green", 1, "orange"),
-            ),
-            stat_panel(
-                "Evictions",
-                (16, 0, 4, 4),
-                query(f"sum(kubesat_pod_evictions_total{FLEET})", "evictions", instant=True),
-                colors=steps("blue"),
-                about="Pods checkpointed and moved, since the start.",
-            ),
-            stat_panel(
-                "Lost work",
-                (20, 0, 4, 4),
-                query(
-                    f"sum(kubesat_lost_gpu_seconds_total{FLEET}) / 3600", "GPU-hours", instant=True
+                goodput_stat(
+                    "Goodput, recent",
+                    query(RECENT_GOODPUT, "{{constellation}}", instant=True),
+                    about="Completed over energy-bound GPU-seconds during the last interval.",
                 ),
-                colors=steps("green", 1, "orange"),
-                decimals=1,
-                about="GPU-hours of work lost by pods that died without a checkpoint.",
-            ),
-            timeseries_panel(
-                "Completed work against the energy bound",
-                (0, 4, 12, 9),
-                *(
+                stat_panel(
+                    "Jobs completed",
+                    query(f"sum(kubesat_jobs_completed_total{FLEET})", "jobs", instant=True),
+                    colors=steps("green"),
+                ),
+                pending_pods(),
+                stat_panel(
+                    "Evictions",
+                    query(f"sum(kubesat_pod_evictions_total{FLEET})", "evictions", instant=True),
+                    colors=steps("blue"),
+                    about="Pods checkpointed and moved, since the start.",
+                ),
+                stat_panel(
+                    "Lost work",
                     query(
-                        f"sum by (constellation) (kubesat_{name}_gpu_seconds_total{FLEET}) / 3600",
-                        f"{legend} {{{{constellation}}}}",
-                    )
-                    for name, legend in [
-                        ("energy_bound", "energy bound"),
-                        ("completed", "completed"),
-                        ("lost", "lost"),
-                    ]
-                ),
-                unit="suffix: GPU-h",
-                about="Cumulative GPU-hours: what sunlight and batteries allowed, what the jobs"
-                " kept, and what was lost.",
-            ),
-            timeseries_panel(
-                "Goodput",
-                (12, 4, 12, 9),
-                query(f"kubesat_goodput_ratio{FLEET}", "since start {{constellation}}"),
-                query(RECENT_GOODPUT, "recent {{constellation}}"),
-                unit="percentunit",
-            ),
-            timeseries_panel(
-                "Evictions by reason",
-                (0, 13, 12, 8),
-                query(
-                    "sum by (reason) "
-                    f"(increase(kubesat_pod_evictions_total{FLEET}[$__rate_interval]))",
-                    "{{reason}}",
-                ),
-                bars=True,
-                about="runway: the predictive policy moved a pod before its satellite's sunlight"
-                " plus battery ran out; eclipse and upset: the reactive policy.",
-            ),
-            timeseries_panel(
-                "Pod failures by reason",
-                (12, 13, 12, 8),
-                query(
-                    "sum by (reason) "
-                    f"(increase(kubesat_pod_failures_total{FLEET}[$__rate_interval]))",
-                    "{{reason}}",
-                ),
-                bars=True,
-                about="Pods killed without a checkpoint: power (battery at floor), sefi, latchup.",
-            ),
-            timeseries_panel(
-                "Lost work",
-                (0, 21, 8, 8),
-                query(
-                    "sum by (constellation) "
-                    f"(increase(kubesat_lost_gpu_seconds_total{FLEET}[$__rate_interval])) / 3600",
-                    "{{constellation}}",
-                ),
-                unit="suffix: GPU-h",
-                bars=True,
-            ),
-            timeseries_panel(
-                "Pods by phase",
-                (8, 21, 8, 8),
-                query(pods("Pending|Running"), "{{phase}}"),
-                stacked=True,
-                fill=30,
-                about="GPU pods waiting and running on satellites now.",
-            ),
-            timeseries_panel(
-                "Pods finished",
-                (16, 21, 8, 8),
-                query(pods("Succeeded|Failed"), "{{phase}}"),
-                about="Pods that ended, since the start.",
-            ),
-            timeseries_panel(
-                "GPUs",
-                (0, 29, 24, 8),
-                query(
-                    f"sum by (constellation) (kubesat_gpus_busy{FLEET})", "busy {{constellation}}"
-                ),
-                query(
-                    f"sum by (constellation) (kubesat_gpus{FLEET} * kubesat_power_available{FLEET}"
-                    f" * kubesat_node_ready{FLEET})",
-                    "powered and ready {{constellation}}",
-                ),
-                query(
-                    f"sum by (constellation) (kubesat_gpus{FLEET})", "on board {{constellation}}"
+                        f"sum(kubesat_lost_gpu_seconds_total{FLEET}) / 3600",
+                        "GPU-hours",
+                        instant=True,
+                    ),
+                    colors=steps("green", 1, "orange"),
+                    decimals=1,
+                    about="GPU-hours of work lost by pods that died without a checkpoint.",
                 ),
             ),
+            band(
+                4,
+                9,
+                timeseries_panel(
+                    "Completed work against the energy bound",
+                    *(
+                        per_constellation(
+                            f"kubesat_{name}_gpu_seconds_total{FLEET}", legend, then=" / 3600"
+                        )
+                        for name, legend in [
+                            ("energy_bound", "energy bound"),
+                            ("completed", "completed"),
+                            ("lost", "lost"),
+                        ]
+                    ),
+                    unit="suffix: GPU-h",
+                    about="Cumulative GPU-hours: what sunlight and batteries allowed, what the"
+                    " jobs kept, and what was lost.",
+                ),
+                timeseries_panel(
+                    "Goodput",
+                    query(GOODPUT, "since start {{constellation}}"),
+                    query(RECENT_GOODPUT, "recent {{constellation}}"),
+                    unit="percentunit",
+                ),
+            ),
+            band(
+                13,
+                8,
+                timeseries_panel(
+                    "Evictions by reason",
+                    increase_by("reason", f"kubesat_pod_evictions_total{FLEET}"),
+                    bars=True,
+                    about="runway: the predictive policy moved a pod before its satellite's"
+                    " sunlight plus battery ran out; eclipse and upset: the reactive policy.",
+                ),
+                timeseries_panel(
+                    "Pod failures by reason",
+                    increase_by("reason", f"kubesat_pod_failures_total{FLEET}"),
+                    bars=True,
+                    about="Pods killed without a checkpoint: power (battery at floor), sefi,"
+                    " latchup.",
+                ),
+            ),
+            band(
+                21,
+                8,
+                timeseries_panel(
+                    "Lost work",
+                    per_constellation(
+                        increase(f"kubesat_lost_gpu_seconds_total{FLEET}"), then=" / 3600"
+                    ),
+                    unit="suffix: GPU-h",
+                    bars=True,
+                ),
+                timeseries_panel(
+                    "Pods by phase",
+                    query(pods("Pending|Running"), "{{phase}}"),
+                    stacked=True,
+                    fill=30,
+                    about="GPU pods waiting and running on satellites now.",
+                ),
+                timeseries_panel(
+                    "Pods finished",
+                    query(pods("Succeeded|Failed"), "{{phase}}"),
+                    about="Pods that ended, since the start.",
+                ),
+            ),
+            band(29, 8, gpus_panel(on_board=True)),
             *training_jobs(),
         ],
     )

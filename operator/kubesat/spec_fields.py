@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 
 class SpecError(ValueError):
@@ -47,44 +47,46 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
+class _Limits(TypedDict, total=False):
+    """The range a number must fall in: [minimum, maximum], the minimum itself refused if
+    `exclusive_minimum`; a limit left out does not apply."""
+
+    minimum: float
+    maximum: float
+    exclusive_minimum: bool
+
+
 def _number(
-    mapping: Mapping[str, Any],
-    key: str,
-    path: str,
-    default: Any = ...,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    exclusive_minimum: bool = False,
+    mapping: Mapping[str, Any], key: str, path: str, default: Any = ..., **limits: Unpack[_Limits]
 ) -> float:
-    """A finite number in [minimum, maximum] (minimum itself refused if `exclusive_minimum`)."""
+    """A finite number within `limits`."""
     value = _get(mapping, key, path, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise SpecError(f"{path}.{key}: expected a number, got {value!r}")
-    if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
-        sign = ">" if exclusive_minimum else ">="
-        raise SpecError(f"{path}.{key}: must be {sign} {minimum:g}, got {value:g}")
-    if maximum is not None and value > maximum:
-        raise SpecError(f"{path}.{key}: must be <= {maximum:g}, got {value:g}")
+    _check_limits(f"{path}.{key}", value, limits, "g")
     return float(value)
 
 
 def _integer(
-    mapping: Mapping[str, Any],
-    key: str,
-    path: str,
-    default: Any = ...,
-    minimum: int | None = None,
-    maximum: int | None = None,
+    mapping: Mapping[str, Any], key: str, path: str, default: Any = ..., **limits: Unpack[_Limits]
 ) -> int:
-    """An integer (true/false refused) in [minimum, maximum]."""
+    """An integer (true/false refused) within `limits`."""
     value = _get(mapping, key, path, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError(f"{path}.{key}: expected an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise SpecError(f"{path}.{key}: must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise SpecError(f"{path}.{key}: must be <= {maximum}, got {value}")
+    _check_limits(f"{path}.{key}", value, limits, "")
     return int(value)
+
+
+def _check_limits(field: str, value: float, limits: _Limits, form: str) -> None:
+    """Refuse `value` outside `limits`, naming `field`; `form` formats the numbers."""
+    minimum, maximum = limits.get("minimum"), limits.get("maximum")
+    exclusive = limits.get("exclusive_minimum", False)
+    if minimum is not None and (value <= minimum if exclusive else value < minimum):
+        sign = ">" if exclusive else ">="
+        raise SpecError(f"{field}: must be {sign} {minimum:{form}}, got {value:{form}}")
+    if maximum is not None and value > maximum:
+        raise SpecError(f"{field}: must be <= {maximum:{form}}, got {value:{form}}")
 
 
 def _positive_fraction(

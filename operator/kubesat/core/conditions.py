@@ -7,8 +7,8 @@ time loop only reads columns. float32 and bool keep 1000 satellites x 1 day near
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, fields
+from typing import Any, Final, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,6 +39,9 @@ class EnvironmentArrays(Generic[FloatT]):
     downlink_bps: NDArray[FloatT] | None = None  # best rate in view, 0 out of contact
     # TEME positions (km), a trailing axis of 3; kept only for links between satellites
     position_km: NDArray[FloatT] | None = None
+
+
+ENVIRONMENT_FIELDS: Final = tuple(field.name for field in fields(EnvironmentArrays))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,19 +134,10 @@ def compute_conditions(
     shadow_length = np.empty((n, t if timing else 0), np.float32)
     for where in fleet.chunks(max(1, chunk_size_for(grid) // 4)) if timing else ():
         to_shadow[where], shadow_length[where] = shadow_timing(illumination[where] < 1.0, step)
-    return FleetConditions(
-        grid=grid,
-        illumination=illumination,
-        link=link,
-        flux=flux,
-        latitude_deg=lat,
-        longitude_deg=lon,
-        altitude_km=height,
-        seconds_to_shadow=to_shadow,
-        shadow_seconds=shadow_length,
-        downlink_bps=rate,
-        position_km=position,
-    )
+    # in the order EnvironmentArrays declares its fields
+    arrays = (illumination, link, flux, lat, lon, height, to_shadow, shadow_length, rate, position)
+    environment: dict[str, Any] = dict(zip(ENVIRONMENT_FIELDS, arrays, strict=True))
+    return FleetConditions(grid=grid, **environment)
 
 
 def shadow_timing(

@@ -141,6 +141,11 @@ def default_text(schema: Schema) -> str:
     return code(shown)
 
 
+def cel_block(caption: str, expression: object) -> list[str]:
+    """A caption, then a CEL expression as a fenced block."""
+    return [caption, "", "```text", str(expression), "```", ""]
+
+
 def rules_section(path: str, schema: Schema) -> list[str]:
     """The CEL rules of one object, each with where its error points and its message."""
     rules = schema.get("x-kubernetes-validations") or []
@@ -148,25 +153,11 @@ def rules_section(path: str, schema: Schema) -> list[str]:
     for number, rule in enumerate(rules, start=1):
         where = f" (error on {code(rule['fieldPath'])})" if "fieldPath" in rule else ""
         subject = code(path) if path else "the object"
-        lines += [
-            f"Rule {number} on {subject}{where}:",
-            "",
-            "```text",
-            str(rule["rule"]),
-            "```",
-            "",
-        ]
+        lines += cel_block(f"Rule {number} on {subject}{where}:", rule["rule"])
         if "message" in rule:
             lines += [f"Message: {cell(str(rule['message']))}", ""]
         if "messageExpression" in rule:
-            lines += [
-                "Message expression:",
-                "",
-                "```text",
-                str(rule["messageExpression"]),
-                "```",
-                "",
-            ]
+            lines += cel_block("Message expression:", rule["messageExpression"])
         if "reason" in rule:
             lines += [f"Reason: {code(str(rule['reason']))}", ""]
     return lines

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from kubesat.core.power import PowerSystem
 from kubesat.core.workloads import JobSpec
 from kubesat.engine.waiting import never_fits
 from tests.unit.engine.test_fleet import STEP_SECONDS, HandMadeSky, make_engine, orbit, run
+from tests.unit.power_cases import HALF_DOD
 
 # two GPUs a satellite, power to spare in the sun; the battery carries nothing in shadow
-AMPLE = PowerSystem(
-    solar_array_w=5000.0,
-    bus_power_w=100.0,
-    gpu_power_w=700.0,
-    gpus=2,
-    battery_wh=20.0,
-    depth_of_discharge=0.5,
-)
+AMPLE = replace(HALF_DOD, solar_array_w=5000.0, gpus=2, battery_wh=20.0)
 
 
 def job(name: str, gpus: int = 1, parallelism: int = 1, **kw: object) -> JobSpec:

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from kubesat.core.power import PowerSystem
 from kubesat.core.upsets import UpsetKind
 from kubesat.core.workloads import JobSpec
 from kubesat.engine.config import EngineConfig
@@ -21,6 +20,7 @@ from kubesat.k8s.fleet_refs import SatelliteUids
 from kubesat.k8s.objects import SatelliteInfo
 from kubesat.k8s.rescheduling import Drainer, DrainerConfig
 from kubesat.k8s.satellites import INJECT_ANNOTATION
+from tests.unit.power_cases import SMALL
 
 NAMESPACE = "orbit"
 NAMES = ("demo-0", "demo-1")
@@ -125,20 +125,8 @@ def test_a_refused_drain_is_told_on_the_pod_and_the_satellite_now_and_then():
     assert "from demo-1 refused" in events[0][3]
 
 
-POWER = PowerSystem(
-    solar_array_w=2000.0,
-    bus_power_w=0.0,
-    gpu_power_w=1100.0,
-    gpus=1,
-    battery_wh=400.0,
-    charge_efficiency=1.0,
-    discharge_efficiency=0.95,
-    depth_of_discharge=0.5,
-)
-
-
 def test_a_restored_pod_the_api_never_got_is_created_again_from_the_engine():
-    engine = FleetEngine(EngineConfig(POWER, "reactive", 10.0), NAMES)
+    engine = FleetEngine(EngineConfig(SMALL, "reactive", 10.0), NAMES)
     managed_job = engine.add_job(JobSpec("train", 1, 3600.0, managed=True))
     builtin_job = engine.add_job(JobSpec("plain", 1, 3600.0))
     lost = engine.bind(managed_job, sat=1, gpus=1)
