@@ -61,11 +61,6 @@ def reach_gpus(s: FleetState) -> NDArray[np.float64]:
     """Per Job, the most GPUs it could compute on this step whatever the schedule: its
     parallelism (a gang: every member) of its unfinished units, its pods' GPUs each;
     none for a Job whose pods can never fit. The achievable bound sums it over steps."""
-    out = np.zeros(len(s.jobs))
-    for job, spec in enumerate(s.jobs):
-        if s.job_never_fits[job] is not None:
-            continue
-        left = int(np.count_nonzero(~s.unit_done[s.job_units[job]]))
-        pods = spec.completions if spec.gang else spec.parallelism
-        out[job] = min(pods, left) * spec.gpus_per_pod
-    return out
+    done = s.unit_done
+    left = [span.stop - span.start - int(np.count_nonzero(done[span])) for span in s.job_units]
+    return np.minimum(s.job_reach_pods, np.asarray(left, np.int64)) * s.job_pod_gpus

@@ -112,6 +112,11 @@ class FleetEngine(FleetState):
         self.job_gang = np.append(self.job_gang, spec.gang)
         self.job_wait = np.append(self.job_wait, NOT_WAITING)
         self.job_never_fits.append(never_fits(spec, self.n, self.g))
+        reach = (
+            0 if self.job_never_fits[-1] else spec.completions if spec.gang else spec.parallelism
+        )
+        self.job_reach_pods = np.append(self.job_reach_pods, reach)
+        self.job_pod_gpus = np.append(self.job_pod_gpus, float(spec.gpus_per_pod))
         self.job_clock.add(self.now)
         units = spec.completions
         self.job_units.append(slice(self.unit_job.size, self.unit_job.size + units))

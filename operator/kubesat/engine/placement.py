@@ -34,6 +34,7 @@ def placeable_jobs(s: FleetState) -> list[int]:
 def place_step(s: FleetState, view: FleetView) -> None:
     """Job controller plus scheduler: pending units become pods on satellites."""
     pending: dict[PodShape, list[int]] = {}
+    shape_jobs: dict[PodShape, list[int]] = {}  # the Jobs whose units wait in each shape
     free = view.free_gpus.copy()
     busy = view.busy_gpus.copy()
     reserved = np.zeros(s.n, np.bool_)  # kept free for waiting gangs
@@ -53,6 +54,7 @@ def place_step(s: FleetState, view: FleetView) -> None:
                 spec.gpus_per_pod, spec.needs_ground_link, s.required_runway(job), contact
             )
             pending.setdefault(shape, []).extend(units.tolist())
+            shape_jobs.setdefault(shape, []).append(job)
     if not pending:
         return
     # the policy's reserve keeps room for larger pods that will need a satellite soon
@@ -73,8 +75,10 @@ def place_step(s: FleetState, view: FleetView) -> None:
             free[sat] -= gpus
             busy[sat] += gpus
         if len(waiting) > len(targets):
-            unplaced = s.unit_job[np.asarray(waiting[len(targets) :], np.int64)]
-            why = binding_reason(s.plugins, with_gpus(s, view, free, busy), shape, allowed)
-            s.job_wait[np.unique(unplaced)] = why
+            # why, for the Jobs left with no pod at all (the others do not wait this step)
+            idle = [job for job in shape_jobs[shape] if s.job_running[job] == 0]
+            if idle:
+                fleet_now = with_gpus(s, view, free, busy)
+                s.job_wait[idle] = binding_reason(s.plugins, fleet_now, shape, allowed)
             if reserve is not None:
                 reserve.unplaced(soon, gpus, len(waiting) - len(targets), shape.runway_seconds)

@@ -140,6 +140,10 @@ class FleetState:
         self.job_wait = np.zeros(0, np.int64)
         # a Job's pods that can never fit the fleet: the reason, else None
         self.job_never_fits: list[str | None] = []
+        # pods a Job may run at once (a gang: every member; 0 when they never fit), and
+        # each pod's GPUs: what the achievable bound lets it compute
+        self.job_reach_pods = np.zeros(0, np.int64)
+        self.job_pod_gpus = np.zeros(0)
         self.job_clock = JobClock()  # per-Job time accounting (the Job report)
         self.gang_waiting: dict[int, GangWait] = {}  # the last reason said, per gang
         # live pods per Job while a drain step runs (`drains.live_by_job`), else None
