@@ -58,13 +58,14 @@ def place_step(s: FleetState, view: FleetView) -> None:
     if not pending:
         return
     # the policy's reserve keeps room for larger pods that will need a satellite soon
-    reserve = s.plugins.reserve
+    policy = s.plugins
+    reserve = policy.reserve
     soon = reserve.draining(s) if reserve is not None else {}
     fleet = FleetNow(s.power, view)
     for shape, waiting in sorted(pending.items(), key=lambda kv: -kv[0].gpus):
         gpus = shape.gpus
         if reserve is not None:
-            held = reserve.held(s.plugins.filters, fleet, free, busy, gpus, soon)
+            held = reserve.held(policy.filters, policy.node_filters, fleet, free, busy, gpus, soon)
             free -= held
         allowed = ~reserved if reserved.any() else None
         targets = placements(s, with_gpus(s, view, free, busy), shape, len(waiting), allowed)

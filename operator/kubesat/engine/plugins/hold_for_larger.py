@@ -45,6 +45,7 @@ class HoldForLarger:
     def held(
         self,
         filters: Sequence[Filter],
+        node_filters: Sequence[Filter],
         fleet: FleetNow,
         free: NDArray[np.int64],
         busy: NDArray[np.int64],
@@ -52,11 +53,11 @@ class HoldForLarger:
         soon: Waiting,
     ) -> NDArray[np.int64]:
         """GPUs held back, per satellite, for the larger pods of `soon` before pods of
-        `gpus` GPUs are placed: the satellites that could take them now or at the sunrise
+        `gpus` GPUs are placed (`node_filters`: those of `filters` that ignore the pod):
+        the satellites that could take them now or at the sunrise
         coming within their required runway, fullest first."""
         view = fleet.view
         held = np.zeros(free.shape, np.int64)
-        node_filters = [plugin for plugin in filters if plugin.node_level]
         for larger, (count, need) in sorted(soon.items(), reverse=True):
             if larger <= gpus or count <= 0:
                 continue

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Final, TypeVar
 
 import numpy as np
@@ -162,7 +162,12 @@ class Policy:
         """Whether the policy ever drains a pod."""
         return bool(self.pod_drains or self.checkpoints or self.keep is not None)
 
-    @property
+    @cached_property
+    def node_filters(self) -> tuple[Filter, ...]:
+        """The filters that ignore the pod (the node's taints), in order."""
+        return tuple(plugin for plugin in self.filters if plugin.node_level)
+
+    @cached_property
     def reads_runway(self) -> bool:
         """Whether a plugin reads runways (the engine then keeps a runway table)."""
         plugins: list[Filter | Cap | Score | Keep] = [*self.filters, *self.caps, *self.scores]

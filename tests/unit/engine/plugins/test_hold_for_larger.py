@@ -8,14 +8,18 @@ from tests.unit.engine.plugins.engines import engine_with
 
 
 def test_room_is_held_on_the_fullest_satellite_that_could_take_the_larger_pod():
-    filters = policy_named("predictive").filters
+    predictive = policy_named("predictive")
+    filters, node_filters = predictive.filters, predictive.node_filters
     now = fleet(free_gpus=[2, 4, 4], busy_gpus=[2, 0, 0])
     free, busy = now.view.free_gpus, now.view.busy_gpus
     # one 4-GPU pod waits: satellite 1 (4 free, first of the fullest) is held for it
-    held = HoldForLarger().held(filters, now, free, busy, 1, {4: (1, 0.0)})
+    held = HoldForLarger().held(filters, node_filters, now, free, busy, 1, {4: (1, 0.0)})
     assert held.tolist() == [0, 4, 0]
     # pods as large as those waiting are not held back
-    assert HoldForLarger().held(filters, now, free, busy, 4, {4: (1, 0.0)}).tolist() == [0] * 3
+    assert (
+        HoldForLarger().held(filters, node_filters, now, free, busy, 4, {4: (1, 0.0)}).tolist()
+        == [0] * 3
+    )
 
 
 def test_draining_pods_and_unplaced_ones_are_waiting_for_room():
